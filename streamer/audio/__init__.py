@@ -1,0 +1,1 @@
+"""Audio capture and decoding: every source yields canonical PCM blocks."""

@@ -1,0 +1,1 @@
+"""Where verdicts go: stdout now, MQTT and Prometheus alongside."""

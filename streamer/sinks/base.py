@@ -1,0 +1,24 @@
+"""What every sink promises the pipeline.
+
+Sinks are called in stream order from the pipeline's task. They must return
+quickly: a sink that talks to the network (MQTT) queues and returns, so a slow
+or dead peer never holds up analysis.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..types import StreamSummary, WindowVerdict
+
+
+class Sink(Protocol):
+    async def on_window(self, source_id: str, verdict: WindowVerdict) -> None: ...
+
+    async def on_summary(self, source_id: str, summary: StreamSummary) -> None: ...
+
+    async def on_source_state(self, source_id: str, state: str, detail: str = "") -> None:
+        """``state`` is one of ``starting running reconnecting circuit-open stopped``."""
+        ...
+
+    async def aclose(self) -> None: ...
