@@ -1,0 +1,248 @@
+"""The ``aimd`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import __version__
+from .audio.source import SourceError
+from .config import AnalysisSettings, WindowSettings
+from .engines import ENGINES, create_engine
+from .pipeline import analyse_stream
+from .results import batch_dict
+from .sinks.stdout import JsonLinesSink, format_table
+from .types import Status, StreamSummary
+
+log = logging.getLogger("aimd")
+
+#: File endings a folder argument picks up.
+AUDIO_SUFFIXES = frozenset(
+    ".aac .aif .aiff .alac .amr .ape .flac .m4a .mka .mkv .mp2 .mp3 .mp4 .oga .ogg .opus .wav .webm .wma".split()
+)
+
+#: Statuses that mean the input could not be analysed at all (non-zero exit).
+UNREADABLE = frozenset({Status.INVALID_FILE, Status.NO_AUDIO, Status.NOT_FOUND, Status.ERROR})
+
+
+class UsageError(Exception):
+    """A mistake on the command line: reported in one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="aimd: %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"aimd: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aimd", description="Detect AI-generated music in files, streams and sound cards.")
+    parser.add_argument("--version", action="version", version=f"aimd {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    analyze = commands.add_parser("analyze", help="analyse files, folders or URLs and print a verdict for each")
+    analyze.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder (every audio file in it) or URL")
+    analyze.add_argument("--json", action="store_true", help="one JSON document per input (Modulate batch shape + aimd fields)")
+    _analysis_options(analyze)
+    analyze.set_defaults(func=_cmd_analyze)
+
+    run = commands.add_parser("run", help="analyse a live source and print one JSON line per window")
+    run.add_argument("--source", required=True, help="file, http(s)/Icecast/HLS URL, device:NAME_OR_INDEX, or - for raw PCM on stdin")
+    run.add_argument("--realtime", action="store_true", help="pace a file source at real time, like a live feed")
+    run.add_argument("--format", dest="raw_format", default="s16le", help="raw PCM sample format for stdin (default s16le)")
+    run.add_argument("--rate", type=int, default=44_100, help="raw PCM sample rate for stdin (default 44100)")
+    run.add_argument("--channels", type=int, default=2, help="raw PCM channel count for stdin (default 2)")
+    _analysis_options(run)
+    run.set_defaults(func=_cmd_run)
+
+    devices = commands.add_parser("devices", help="list sound-card capture devices")
+    devices.set_defaults(func=_cmd_devices)
+
+    demo = commands.add_parser("demo", help="offline demo: synthesise music, add decoder artefacts, analyse both")
+    demo.add_argument("--seconds", type=float, default=20.0, help="length of each synthesised clip (default 20)")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", default="local", help="analysis engine (default: local)")
+    parser.add_argument("--window", type=float, default=4.0, metavar="SECONDS", help="window length (default 4)")
+    parser.add_argument("--hop", type=float, default=None, metavar="SECONDS", help="hop between windows (default: window length)")
+
+
+def _settings(args: argparse.Namespace) -> AnalysisSettings:
+    if args.engine not in ENGINES:
+        raise UsageError(f"unknown engine {args.engine!r}; choose one of: {', '.join(ENGINES)}")
+    try:
+        return AnalysisSettings(engine=args.engine, window=WindowSettings(length_s=args.window, hop_s=args.hop))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise UsageError(f"invalid option {where}: {first['msg']}") from None
+
+
+# ---------------------------------------------------------------- analyze
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    inputs = list(_expand_inputs(args.inputs))
+    if not inputs:
+        raise UsageError("no audio files found in the given folders")
+    return asyncio.run(_analyze_all(inputs, settings, as_json=args.json))
+
+
+def _expand_inputs(specs: list[str]) -> Iterator[str]:
+    for spec in specs:
+        path = Path(spec)
+        if "://" not in spec and path.is_dir():
+            yield from sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            yield spec
+
+
+async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json: bool) -> int:
+    engine = create_engine(settings)
+    progress = _Progress(len(inputs)) if len(inputs) > 1 else None
+    failed = 0
+    try:
+        for spec in inputs:
+            started = time.perf_counter()
+            summary = await _analyze_one(spec, engine, settings)
+            latency_ms = (time.perf_counter() - started) * 1000
+            if progress:
+                progress.advance(spec)
+            if summary.status in UNREADABLE:
+                failed += 1
+                print(f"aimd: {spec}: {summary.status.value}: {summary.message}", file=sys.stderr)
+            if as_json:
+                doc = batch_dict(summary, filename=Path(spec).name if "://" not in spec else spec, latency_ms=latency_ms)
+                print(json.dumps(doc, separators=(",", ":")), flush=True)
+            elif summary.status not in UNREADABLE:
+                print(format_table(spec, summary) + "\n", flush=True)
+    finally:
+        if progress:
+            progress.close()
+        await engine.aclose()
+    return 1 if failed else 0
+
+
+async def _analyze_one(spec: str, engine, settings: AnalysisSettings) -> StreamSummary:
+    from .audio.sources import open_source
+
+    try:
+        source = open_source(spec)
+    except SourceError as exc:
+        return _failed_summary(exc.status, exc.message, engine, settings)
+    return await analyse_stream(source, engine, settings, keep_windows=True, file_input="://" not in spec)
+
+
+def _failed_summary(status: Status, message: str, engine, settings: AnalysisSettings) -> StreamSummary:
+    from .summary import SummaryBuilder
+    from .types import ClipVerdict
+
+    builder = SummaryBuilder(settings.decision, settings.accept, engine=engine.name, model_version=engine.model_version)
+    return builder.build(ClipVerdict(0.0, False), duration_s=0.0, status=status, message=message)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.enabled = sys.stderr.isatty()
+
+    def advance(self, name: str) -> None:
+        self.done += 1
+        if self.enabled:
+            filled = int(30 * self.done / self.total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {Path(name).name[:40]:40s}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+# ---------------------------------------------------------------- run
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return asyncio.run(_run(args, settings))
+
+
+async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
+    from .audio.sources import open_source
+
+    try:
+        source = open_source(
+            args.source, realtime=args.realtime, raw_format=args.raw_format, rate=args.rate, channels=args.channels
+        )
+    except SourceError as exc:
+        raise UsageError(f"{args.source}: {exc.status.value}: {exc.message}") from None
+    engine = create_engine(settings)
+    sink = JsonLinesSink()
+    task = asyncio.create_task(analyse_stream(source, engine, settings, [sink], file_input=False))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, task.cancel)
+    try:
+        # A signal cancels the pipeline, which finishes the windows already cut and returns its summary.
+        summary = await task
+    finally:
+        await engine.aclose()
+    if summary.status in UNREADABLE:
+        print(f"aimd: {args.source}: {summary.status.value}: {summary.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------- devices
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from .audio.sources import list_devices
+
+    try:
+        devices = list_devices()
+    except SourceError as exc:
+        raise UsageError(exc.message) from None
+    if not devices:
+        print("no capture devices found")
+        return 0
+    print(" index  channels  rate    name")
+    for device in devices:
+        print(f" {device.index:5d}  {device.channels:8d}  {device.default_rate:6.0f}  {device.name}")
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return asyncio.run(run_demo(args.seconds))

@@ -1,0 +1,180 @@
+"""Wire one stream: source → windower → engine → sinks.
+
+Two tasks per stream, joined by a bounded queue of windows:
+
+* the *capture* task pulls events from the source and cuts windows (cheap,
+  pure). It never waits on analysis when the source is live: if the engine
+  falls behind, the oldest queued window is dropped and counted;
+* the *analysis* task feeds windows to the engine session in order and hands
+  each verdict to every sink.
+
+Non-live sources (a file read as fast as possible) wait for the engine
+instead, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from .audio.source import Source, SourceError
+from .config import AnalysisSettings
+from .engines.base import Engine, EngineError, StreamInfo
+from .sinks.base import Sink
+from .summary import SummaryBuilder
+from .types import SAMPLE_RATE, ClipVerdict, Status, StreamSummary, Window
+from .windowing import Windower
+
+log = logging.getLogger(__name__)
+
+#: Windows queued between capture and analysis for a live source (8 × 4 s = 32 s).
+LIVE_QUEUE_WINDOWS = 8
+
+
+class _WindowQueue:
+    """A bounded FIFO of windows; ``live`` decides what happens when it is full."""
+
+    def __init__(self, capacity: int, *, live: bool) -> None:
+        self._items: deque[Window | None] = deque()
+        self._capacity = capacity
+        self._live = live
+        self._changed = asyncio.Condition()
+        self.dropped = 0
+
+    async def put(self, item: Window | None) -> None:
+        async with self._changed:
+            if item is not None and len(self._items) >= self._capacity:
+                if self._live:
+                    self._items.popleft()
+                    self.dropped += 1
+                    log.warning("engine behind real time: dropped the oldest queued window (%d so far)", self.dropped)
+                else:
+                    await self._changed.wait_for(lambda: len(self._items) < self._capacity)
+            self._items.append(item)
+            self._changed.notify_all()
+
+    async def get(self) -> Window | None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._items))
+            item = self._items.popleft()
+            self._changed.notify_all()
+            return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+async def analyse_stream(
+    source: Source,
+    engine: Engine,
+    settings: AnalysisSettings,
+    sinks: Sequence[Sink] = (),
+    *,
+    keep_windows: bool = False,
+    file_input: bool = False,
+) -> StreamSummary:
+    """Analyse ``source`` to its end (or until cancelled) and return the summary.
+
+    Source failures become a summary with the matching status rather than an
+    exception, so one bad input never stops its neighbours. Cancelling the
+    task finishes the windows already cut, then returns the summary.
+    """
+    windower = Windower(settings.window.length_s, settings.window.hop_s)
+    builder = SummaryBuilder(
+        settings.decision,
+        settings.accept,
+        engine=engine.name,
+        model_version=engine.model_version,
+        keep_windows=keep_windows,
+    )
+    queue = _WindowQueue(LIVE_QUEUE_WINDOWS, live=source.live)
+    session = engine.open_session(StreamInfo(source_id=source.id, live=source.live))
+    failure: tuple[Status, str] | None = None
+
+    async def capture() -> None:
+        nonlocal failure
+        try:
+            async for event in source.events():
+                for window in windower.feed(event):
+                    await queue.put(window)
+        except SourceError as exc:
+            failure = (exc.status, exc.message)
+        except asyncio.CancelledError:
+            pass  # stop capturing; what is queued still gets analysed
+        finally:
+            await queue.put(None)
+
+    async def analyse() -> None:
+        nonlocal failure
+        while (window := await queue.get()) is not None:
+            if failure is not None and failure[0] is Status.ERROR:
+                continue  # the engine already failed: drain the queue
+            try:
+                verdict = await session.analyze(window)
+            except EngineError as exc:
+                failure = (Status.ERROR, str(exc))
+                continue
+            verdict = dataclasses.replace(
+                verdict,
+                captured_at=window.captured_at,
+                analysed_at=time.time(),
+                gap_before_s=window.gap_before_s,
+            )
+            builder.add(verdict)
+            for sink in sinks:
+                await sink.on_window(source.id, verdict)
+
+    await _notify_state(sinks, source.id, "running")
+    capture_task = asyncio.create_task(capture(), name=f"capture:{source.id}")
+    try:
+        await analyse()
+    except asyncio.CancelledError:
+        capture_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await capture_task
+        await analyse()  # finish the windows already cut
+    finally:
+        capture_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await capture_task
+        with contextlib.suppress(Exception):
+            await source.aclose()
+
+    duration_s = windower.frames_received / SAMPLE_RATE
+    summary = await _summarise(session, builder, windower, queue.dropped, duration_s, failure, file_input)
+    for sink in sinks:
+        await sink.on_summary(source.id, summary)
+    await _notify_state(sinks, source.id, "stopped")
+    return summary
+
+
+async def _summarise(session, builder, windower, dropped, duration_s, failure, file_input) -> StreamSummary:
+    if failure is not None and (failure[0] is Status.ERROR or windower.frames_received == 0):
+        status, message = failure
+    else:
+        status, message = builder.status_for(duration_s, file_input=file_input), ""
+    try:
+        clip = await session.finish()
+    except EngineError as exc:
+        clip = ClipVerdict(ai_score=0.0, is_ai=False)
+        status, message = Status.ERROR, str(exc)
+    finally:
+        await session.aclose()
+    return builder.build(
+        clip,
+        duration_s=duration_s,
+        status=status,
+        message=message,
+        gap_seconds=windower.frames_lost / SAMPLE_RATE,
+        dropped_windows=dropped,
+    )
+
+
+async def _notify_state(sinks: Sequence[Sink], source_id: str, state: str) -> None:
+    for sink in sinks:
+        await sink.on_source_state(source_id, state)
