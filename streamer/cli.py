@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -78,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
 
     devices = commands.add_parser("devices", help="list sound-card capture devices")
     devices.set_defaults(func=_cmd_devices)
+
+    serve = commands.add_parser("serve", help="serve the Modulate, Pex, Mippia and Undetectable.AI APIs on one port")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--api-key", action="append", default=[], dest="api_keys", metavar="KEY",
+                       help="accept this API key (repeatable; or AIMD_API_KEYS=k1,k2)")
+    serve.add_argument("--pex-client", action="append", default=[], dest="pex_clients", metavar="ID:SECRET",
+                       help="accept this Pex OAuth client (repeatable; or AIMD_PEX_CLIENTS=id:secret,…)")
+    serve.add_argument("--open", action="store_true", help="accept requests without credentials (loopback only)")
+    serve.set_defaults(func=_cmd_serve)
 
     demo = commands.add_parser("demo", help="offline demo: synthesise music, add decoder artefacts, analyse both")
     demo.add_argument("--seconds", type=float, default=20.0, help="length of each synthesised clip (default 20)")
@@ -237,6 +248,34 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for device in devices:
         print(f" {device.index:5d}  {device.channels:8d}  {device.default_rate:6.0f}  {device.name}")
     return 0
+
+
+# ---------------------------------------------------------------- serve
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server.app import serve
+    from .server.settings import ServerSettings
+
+    # Secrets are better kept out of the process list: the environment works too.
+    api_keys = [*args.api_keys, *_env_list("AIMD_API_KEYS")]
+    pex_clients = [*args.pex_clients, *_env_list("AIMD_PEX_CLIENTS")]
+    try:
+        settings = ServerSettings(
+            host=args.host, port=args.port, api_keys=tuple(api_keys), pex_clients=tuple(pex_clients), open=args.open
+        )
+    except ValidationError as exc:
+        raise UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    logging.getLogger("streamer.server").setLevel(logging.INFO)
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:  # port in use, address not available
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 # ---------------------------------------------------------------- demo

@@ -1,30 +1,43 @@
 """Encode PCM to a compressed file with PyAV.
 
-Used where aimd has to hand audio to someone as a file: the demo writes its
-clips through a real codec, and clip engines upload FLAC/MP3 to vendors.
+Used where aimd has to hand audio over as a file: the demo writes its clips
+through a real codec, clip engines upload FLAC/MP3 to vendors, and the tests
+make every format they decode.
 """
 
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import av
 import numpy as np
 
-#: Container → (codec, sample format the codec wants, default bit rate).
-CODECS: dict[str, tuple[str, str, int | None]] = {
-    "wav": ("pcm_s16le", "s16", None),
-    "flac": ("flac", "s16", None),
-    "mp3": ("libmp3lame", "fltp", 192_000),
-    "ogg": ("vorbis", "fltp", 160_000),  # the wheel ships only ffmpeg's own (experimental) Vorbis encoder
-    "opus": ("libopus", "flt", 96_000),
-    "m4a": ("aac", "fltp", 160_000),
+
+class Codec(NamedTuple):
+    container: str
+    codec: str
+    sample_fmt: str  # what the encoder takes
+    bit_rate: int | None = None
+    codec_options: dict[str, str] | None = None
+    container_options: dict[str, str] | None = None
+
+
+#: Every format :func:`encode` writes. "hls" writes a VOD playlist plus 1 s MPEG-TS segments beside it.
+FORMATS: dict[str, Codec] = {
+    "wav": Codec("wav", "pcm_s16le", "s16"),
+    "flac": Codec("flac", "flac", "s16"),
+    "mp3": Codec("mp3", "libmp3lame", "fltp", 192_000),
+    # The PyAV wheel ships only ffmpeg's own Vorbis encoder, which is flagged experimental.
+    "ogg": Codec("ogg", "vorbis", "fltp", 160_000, {"strict": "experimental"}),
+    "opus": Codec("opus", "libopus", "flt", 96_000),  # 48 kHz and its divisors only
+    "m4a": Codec("ipod", "aac", "fltp", 160_000),
+    "hls": Codec("hls", "aac", "fltp", 160_000, None, {"hls_time": "1", "hls_playlist_type": "vod"}),
 }
 
-#: Containers whose muxer name differs from the file ending.
-_MUXERS = {"m4a": "ipod", "opus": "ogg"}
+_CHUNK = 4096  # frames per encoder call
 
 
 def encode(
@@ -35,36 +48,39 @@ def encode(
     *,
     bit_rate: int | None = None,
 ) -> None:
-    """Encode float32 ``(frames, channels)`` audio at ``rate`` to ``dest`` as ``fmt`` (see :data:`CODECS`)."""
-    if fmt not in CODECS:
-        raise ValueError(f"cannot encode {fmt!r}; choose one of {sorted(CODECS)}")
-    codec, sample_fmt, default_rate = CODECS[fmt]
-    if codec == "libopus" and rate != 48_000:
-        raise ValueError("Opus encodes 48 kHz audio only; resample first")
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
-    channels = samples.shape[1]
-    layout = "mono" if channels == 1 else "stereo"
+    """Encode float32 ``(frames, channels)`` audio at ``rate`` to ``dest`` as ``fmt`` (a key of :data:`FORMATS`)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot encode {fmt!r}; choose one of {sorted(FORMATS)}")
+    spec = FORMATS[fmt]
+    layout = {1: "mono", 2: "stereo", 6: "5.1"}.get(samples.shape[1], f"{samples.shape[1]}c")
     target = str(dest) if isinstance(dest, (str, Path)) else dest
-    with av.open(target, mode="w", format=_MUXERS.get(fmt, fmt)) as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
-        if bit_rate or default_rate:
-            stream.bit_rate = bit_rate or default_rate
-        if codec == "vorbis":
-            stream.codec_context.options = {"strict": "experimental"}
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout=layout)
-        frame.sample_rate = rate
-        resampler = av.AudioResampler(format=sample_fmt, layout=layout, rate=rate)
-        for converted in resampler.resample(frame):
-            for packet in stream.encode(converted):
-                container.mux(packet)
-        for converted in resampler.resample(None):
-            for packet in stream.encode(converted):
-                container.mux(packet)
+    with av.open(target, "w", format=spec.container, options=spec.container_options) as out:
+        stream = out.add_stream(spec.codec, rate=rate, layout=layout, options=spec.codec_options)
+        if bit_rate or spec.bit_rate:
+            stream.bit_rate = bit_rate or spec.bit_rate
+        stream.time_base = Fraction(1, rate)
+        for start in range(0, samples.shape[0], _CHUNK):
+            frame = _frame(samples[start : start + _CHUNK], spec.sample_fmt, layout, rate)
+            frame.pts = start
+            for packet in stream.encode(frame):
+                out.mux(packet)
         for packet in stream.encode(None):
-            container.mux(packet)
+            out.mux(packet)
 
 
 def encode_bytes(samples: np.ndarray, rate: int, fmt: str, *, bit_rate: int | None = None) -> bytes:
     buffer = io.BytesIO()
     encode(samples, rate, buffer, fmt, bit_rate=bit_rate)
     return buffer.getvalue()
+
+
+def _frame(part: np.ndarray, sample_fmt: str, layout: str, rate: int) -> av.AudioFrame:
+    if sample_fmt == "s16":
+        data = (np.clip(part, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+    elif sample_fmt == "flt":
+        data = np.ascontiguousarray(part, dtype=np.float32).reshape(1, -1)
+    else:  # planar float
+        data = np.ascontiguousarray(part.T, dtype=np.float32)
+    frame = av.AudioFrame.from_ndarray(data, format=sample_fmt, layout=layout)
+    frame.sample_rate = rate
+    return frame

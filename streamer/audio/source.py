@@ -35,3 +35,17 @@ class Source(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class SourceHealth(Protocol):
+    """Counters every concrete source keeps, for metrics and summaries.
+
+    They stay zero for sources that cannot lose audio (files, pipes).
+    """
+
+    #: Audio frames (at SAMPLE_RATE) discarded because the consumer fell behind.
+    dropped_frames: int
+    #: Successful reconnects after the first connection.
+    reconnects: int
+    #: Stream time covered by the Gap events emitted so far.
+    gap_seconds: float

@@ -1,0 +1,38 @@
+"""Pick the source for an input spec: the one entry point the CLI and service use."""
+
+from __future__ import annotations
+
+from ..types import Status
+from .decode import is_network
+from .device_source import CaptureDevice, DeviceSource, list_devices
+from .file_source import FileSource
+from .source import Source, SourceError
+from .stdin_source import StdinSource
+from .url_source import Backoff, UrlSource
+
+
+def open_source(
+    spec: str,
+    *,
+    realtime: bool = False,
+    raw_format: str | None = None,
+    rate: int | None = None,
+    channels: int | None = None,
+) -> Source:
+    """``-`` → stdin (raw PCM), ``device:NAME_OR_INDEX`` → sound card, a URL → stream, else a file path."""
+    if spec == "-":
+        if raw_format is None or rate is None or channels is None:
+            raise SourceError(Status.INVALID_FILE, "stdin carries raw PCM: give its format, rate and channels")
+        return StdinSource(raw_format, rate, channels)
+    if spec.startswith("device:"):
+        return DeviceSource(spec.removeprefix("device:") or None)
+    if spec.lower().startswith("icecast://"):  # plain HTTP, spelled for humans
+        spec = "http://" + spec[len("icecast://") :]
+    if is_network(spec):
+        return UrlSource(spec)
+    return FileSource(spec, realtime=realtime)
+
+
+__all__ = [
+    "Backoff", "CaptureDevice", "DeviceSource", "FileSource", "StdinSource", "UrlSource", "list_devices", "open_source",
+]  # fmt: skip

@@ -1,0 +1,150 @@
+"""The local engine: decoder-artefact fingerprint + content routing, in-process, numpy only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from ...config import DecisionSettings
+from ...types import ClipVerdict, Decision, Window, WindowVerdict
+from ..base import StreamInfo
+from .model import DEFAULT_PATH
+from .routing import Content, measure_content
+from .scoring import FingerprintScorer, Score
+from .spectrum import downmix, frame_db_sum
+
+#: A window is silence / speech when that content fills at least half of it.
+MAJORITY_PCT = 50.0
+
+
+class _SpectrumSum:
+    """Sum of per-frame dB spectra and their count: a mean log spectrum that can grow."""
+
+    def __init__(self) -> None:
+        self.total: np.ndarray | None = None
+        self.frames = 0
+
+    def add(self, db_sum: np.ndarray, frames: int) -> None:
+        self.total = db_sum.copy() if self.total is None else self.total + db_sum
+        self.frames += frames
+
+
+
+class LocalSession:
+    def __init__(self, scorer: FingerprintScorer, decision: DecisionSettings) -> None:
+        self._scorer = scorer
+        self._decision = decision
+        self._running = _SpectrumSum()  # every music window of the stream
+        self._recent: deque[tuple[np.ndarray, int]] = deque(maxlen=decision.rolling_windows)
+        self._lock = asyncio.Lock()  # state is updated in a worker thread: one window at a time
+
+    async def analyze(self, window: Window) -> WindowVerdict:
+        async with self._lock:
+            return await asyncio.to_thread(self._analyze, window)
+
+    async def finish(self) -> ClipVerdict:
+        async with self._lock:
+            score = await asyncio.to_thread(self._score_sum, self._running)
+        if score is None:
+            return ClipVerdict(ai_score=0.0, is_ai=False, evidence=("no music heard",))
+        return ClipVerdict(
+            ai_score=score.ai_score,
+            is_ai=score.ai_score >= self._decision.clip_ai_threshold,
+            evidence=score.evidence,
+        )
+
+    async def aclose(self) -> None:
+        self._recent.clear()
+
+    def _score_sum(self, spectra: _SpectrumSum) -> Score | None:
+        if spectra.total is None or spectra.frames == 0:
+            return None
+        return self._scorer.score(spectra.total / spectra.frames, spectra.frames)
+
+    def _analyze(self, window: Window) -> WindowVerdict:
+        mono = downmix(window.samples)
+        content = measure_content(mono, self._decision.silence_dbfs)
+        db_sum, frames = frame_db_sum(mono)
+        decision = self._content_decision(content)
+        window_score = self._scorer.score(db_sum / frames, frames) if frames else None
+        is_music = decision is None and window_score is not None
+        if is_music:
+            # Speech and silence stay out of the evidence: the comb fires on speech.
+            self._running.add(db_sum, frames)
+            self._recent.append((db_sum, frames))
+        running = self._score_sum(self._running)
+        recent = _SpectrumSum()
+        for spectrum in self._recent:
+            recent.add(*spectrum)
+        rolling = self._score_sum(recent)
+
+        ai_score = window_score.ai_score if is_music else 0.0
+        if decision is None:
+            decision = Decision.AI if ai_score >= self._decision.window_ai_threshold else Decision.HUMAN
+        return self._verdict(window, content, decision, ai_score, running, rolling, window_score if is_music else None)
+
+    def _content_decision(self, content: Content) -> Decision | None:
+        if content.silence_pct >= MAJORITY_PCT or content.level_dbfs < self._decision.silence_dbfs:
+            return Decision.SILENCE
+        if content.speech_pct >= MAJORITY_PCT:
+            return Decision.SPEECH
+        return None
+
+    def _verdict(
+        self,
+        window: Window,
+        content: Content,
+        decision: Decision,
+        ai_score: float,
+        running: Score | None,
+        rolling: Score | None,
+        window_score: Score | None,
+    ) -> WindowVerdict:
+        is_ai_pct = 100.0 if decision is Decision.AI else 0.0
+        vocal_lane = content.vocal_pct >= self._decision.vocal_window_pct
+        if window_score is None:
+            evidence: tuple[str, ...] = (f"{decision.value}: no music to judge",)
+        else:
+            evidence = window_score.evidence
+        return WindowVerdict(
+            start_ms=window.start_ms,
+            end_ms=window.end_ms,
+            vocal_percentage=round(content.vocal_pct, 2),
+            vocal_ai_percentage=is_ai_pct if vocal_lane else 0.0,
+            vocal_ai_confidence=round(ai_score, 4) if vocal_lane else 0.0,
+            instrumental_percentage=round(content.instrumental_pct, 2),
+            instrumental_ai_percentage=0.0 if vocal_lane else is_ai_pct,
+            instrumental_ai_confidence=0.0 if vocal_lane else round(ai_score, 4),
+            silence_percentage=round(content.silence_pct, 2),
+            speech_percentage=round(content.speech_pct, 2),
+            level_dbfs=round(content.level_dbfs, 2),
+            ai_score=round(ai_score, 4),
+            decision=decision,
+            running_ai_score=round(running.ai_score, 4) if running else 0.0,
+            rolling_ai_score=round(rolling.ai_score, 4) if rolling else 0.0,
+            evidence=evidence,
+            captured_at=window.captured_at,
+            analysed_at=time.time(),
+            gap_before_s=window.gap_before_s,
+        )
+
+
+class LocalEngine:
+    """In-process engine; one shared scorer (read-only after construction) for all sessions."""
+
+    name = "local"
+
+    def __init__(self, decision: DecisionSettings = DecisionSettings(), model_path: Path = DEFAULT_PATH) -> None:
+        self._decision = decision
+        self._scorer = FingerprintScorer(model_path)  # raises ModelError on a bad model file
+        self.model_version = self._scorer.model.version
+
+    def open_session(self, info: StreamInfo) -> LocalSession:
+        return LocalSession(self._scorer, self._decision)
+
+    async def aclose(self) -> None:
+        return None
