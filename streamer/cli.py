@@ -32,6 +32,9 @@ AUDIO_SUFFIXES = frozenset(
     ".aac .aif .aiff .alac .amr .ape .flac .m4a .mka .mkv .mp2 .mp3 .mp4 .oga .ogg .opus .wav .webm .wma".split()
 )
 
+#: How much of a URL `aimd analyze` listens to unless told otherwise: a radio stream never ends.
+LIVE_URL_SECONDS = 60.0
+
 #: Statuses that mean the input could not be analysed at all (non-zero exit).
 UNREADABLE = frozenset({Status.INVALID_FILE, Status.NO_AUDIO, Status.NOT_FOUND, Status.ERROR})
 
@@ -65,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="analyse files, folders or URLs and print a verdict for each")
     analyze.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder (every audio file in it) or URL")
     analyze.add_argument("--json", action="store_true", help="one JSON document per input (Modulate batch shape + aimd fields)")
+    analyze.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                         help=f"analyse at most this much audio of each input (default: all of a file, "
+                              f"{LIVE_URL_SECONDS:.0f} s of a URL, which may be an endless radio stream)")
     _analysis_options(analyze)
     analyze.set_defaults(func=_cmd_analyze)
 
@@ -74,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--format", dest="raw_format", default="s16le", help="raw PCM sample format for stdin (default s16le)")
     run.add_argument("--rate", type=int, default=44_100, help="raw PCM sample rate for stdin (default 44100)")
     run.add_argument("--channels", type=int, default=2, help="raw PCM channel count for stdin (default 2)")
+    run.add_argument("--mqtt", metavar="URL", help="publish verdicts to MQTT: mqtt://[user:pass@]host[:port] or mqtts://…")
+    run.add_argument("--mqtt-prefix", default="aimd", help="first MQTT topic level (default aimd)")
+    run.add_argument("--instance", help="instance id, the second MQTT topic level (default: host name)")
+    run.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port (e.g. 9464)")
+    run.add_argument("--metrics-host", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
     _analysis_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -88,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--pex-client", action="append", default=[], dest="pex_clients", metavar="ID:SECRET",
                        help="accept this Pex OAuth client (repeatable; or AIMD_PEX_CLIENTS=id:secret,…)")
     serve.add_argument("--open", action="store_true", help="accept requests without credentials (loopback only)")
+    serve.add_argument("--max-concurrent-per-key", type=int, metavar="N", help="requests / open streams per key (default 25)")
+    serve.add_argument("--data-dir", type=Path, help="task database, uploads and signing key (default ~/.local/state/aimd/serve)")
     serve.set_defaults(func=_cmd_serve)
 
     demo = commands.add_parser("demo", help="offline demo: synthesise music, add decoder artefacts, analyse both")
@@ -108,9 +121,15 @@ def _settings(args: argparse.Namespace) -> AnalysisSettings:
     try:
         return AnalysisSettings(engine=args.engine, window=WindowSettings(length_s=args.window, hop_s=args.hop))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise UsageError(f"invalid option {where}: {first['msg']}") from None
+        raise _usage_error(exc) from None
+
+
+def _usage_error(exc: ValidationError) -> UsageError:
+    """The first problem pydantic found, as a one-line usage error."""
+    first = exc.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    where = ".".join(str(part) for part in first["loc"])
+    return UsageError(f"invalid option {where}: {message}" if where else message)
 
 
 # ---------------------------------------------------------------- analyze
@@ -121,7 +140,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     inputs = list(_expand_inputs(args.inputs))
     if not inputs:
         raise UsageError("no audio files found in the given folders")
-    return asyncio.run(_analyze_all(inputs, settings, as_json=args.json))
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be positive")
+    return asyncio.run(_analyze_all(inputs, settings, as_json=args.json, duration=args.duration))
 
 
 def _expand_inputs(specs: list[str]) -> Iterator[str]:
@@ -133,14 +154,14 @@ def _expand_inputs(specs: list[str]) -> Iterator[str]:
             yield spec
 
 
-async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json: bool) -> int:
+async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json: bool, duration: float | None) -> int:
     engine = create_engine(settings)
     progress = _Progress(len(inputs)) if len(inputs) > 1 else None
     failed = 0
     try:
         for spec in inputs:
             started = time.perf_counter()
-            summary = await _analyze_one(spec, engine, settings)
+            summary = await _analyze_one(spec, engine, settings, duration)
             latency_ms = (time.perf_counter() - started) * 1000
             if progress:
                 progress.advance(spec)
@@ -159,14 +180,16 @@ async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json
     return 1 if failed else 0
 
 
-async def _analyze_one(spec: str, engine, settings: AnalysisSettings) -> StreamSummary:
+async def _analyze_one(spec: str, engine, settings: AnalysisSettings, duration: float | None) -> StreamSummary:
     from .audio.sources import open_source
 
     try:
         source = open_source(spec)
     except SourceError as exc:
         return _failed_summary(exc.status, exc.message, engine, settings)
-    return await analyse_stream(source, engine, settings, keep_windows=True, file_input="://" not in spec)
+    is_url = "://" in spec
+    limit = duration if duration is not None else (LIVE_URL_SECONDS if is_url else None)
+    return await analyse_stream(source, engine, settings, keep_windows=True, file_input=not is_url, max_seconds=limit)
 
 
 def _failed_summary(status: Status, message: str, engine, settings: AnalysisSettings) -> StreamSummary:
@@ -214,8 +237,8 @@ async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
     except SourceError as exc:
         raise UsageError(f"{args.source}: {exc.status.value}: {exc.message}") from None
     engine = create_engine(settings)
-    sink = JsonLinesSink()
-    task = asyncio.create_task(analyse_stream(source, engine, settings, [sink], file_input=False))
+    sinks = [JsonLinesSink(), *_output_sinks(args, engine, settings)]
+    task = asyncio.create_task(analyse_stream(source, engine, settings, sinks, file_input=False))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -224,11 +247,44 @@ async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
         # A signal cancels the pipeline, which finishes the windows already cut and returns its summary.
         summary = await task
     finally:
+        for sink in sinks:
+            await sink.aclose()  # MqttSink: deliver what is queued, publish 'stopped'
         await engine.aclose()
     if summary.status in UNREADABLE:
         print(f"aimd: {args.source}: {summary.status.value}: {summary.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _output_sinks(args: argparse.Namespace, engine, settings: AnalysisSettings) -> list:
+    from .sinks.metrics import MetricsSink, metrics, start_metrics_server
+    from .sinks.mqtt_sink import InstanceInfo, create_mqtt_sink
+    from .sinks.settings import EventSettings, MetricsSettings, MqttSettings
+
+    try:
+        mqtt = None
+        if args.mqtt:
+            ident = {"instance": args.instance} if args.instance else {}
+            mqtt = MqttSettings(url=args.mqtt, prefix=args.mqtt_prefix, **ident)
+        web = MetricsSettings(host=args.metrics_host, port=args.metrics_port) if args.metrics_port is not None else None
+    except ValidationError as exc:
+        raise _usage_error(exc) from None
+    sinks = []
+    metrics.build_info(engine.name, engine.model_version)
+    if web is not None:
+        try:
+            start_metrics_server(web.host, web.port)
+        except OSError as exc:
+            raise UsageError(f"--metrics-port {web.port}: {exc.strerror}") from None
+        sinks.append(MetricsSink(metrics, mqtt.events if mqtt else EventSettings()))
+    if mqtt is not None:
+        window = settings.window
+        info = InstanceInfo(engine.name, engine.model_version, window.length_s, window.hop_s or window.length_s)
+        try:
+            sinks.append(create_mqtt_sink(mqtt, info))
+        except ValueError as exc:  # unusable TLS files
+            raise UsageError(str(exc)) from None
+    return sinks
 
 
 # ---------------------------------------------------------------- devices
@@ -261,11 +317,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     api_keys = [*args.api_keys, *_env_list("AIMD_API_KEYS")]
     pex_clients = [*args.pex_clients, *_env_list("AIMD_PEX_CLIENTS")]
     try:
+        optional = {name: value for name in ("data_dir", "max_concurrent_per_key") if (value := getattr(args, name)) is not None}
         settings = ServerSettings(
-            host=args.host, port=args.port, api_keys=tuple(api_keys), pex_clients=tuple(pex_clients), open=args.open
+            host=args.host, port=args.port, api_keys=tuple(api_keys), pex_clients=tuple(pex_clients), open=args.open, **optional
         )
     except ValidationError as exc:
-        raise UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        raise _usage_error(exc) from None
     logging.getLogger("streamer.server").setLevel(logging.INFO)
     try:
         asyncio.run(serve(settings))

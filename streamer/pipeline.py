@@ -26,6 +26,7 @@ from .audio.source import Source, SourceError
 from .config import AnalysisSettings
 from .engines.base import Engine, EngineError, StreamInfo
 from .sinks.base import Sink
+from .sinks.metrics import metrics
 from .summary import SummaryBuilder
 from .types import SAMPLE_RATE, ClipVerdict, Status, StreamSummary, Window
 from .windowing import Windower
@@ -46,17 +47,20 @@ class _WindowQueue:
         self._changed = asyncio.Condition()
         self.dropped = 0
 
-    async def put(self, item: Window | None) -> None:
+    async def put(self, item: Window | None) -> bool:
+        """Queue ``item``; True when the oldest queued window had to be dropped for it."""
+        dropped = False
         async with self._changed:
             if item is not None and len(self._items) >= self._capacity:
                 if self._live:
                     self._items.popleft()
                     self.dropped += 1
-                    log.warning("engine behind real time: dropped the oldest queued window (%d so far)", self.dropped)
+                    dropped = True
                 else:
                     await self._changed.wait_for(lambda: len(self._items) < self._capacity)
             self._items.append(item)
             self._changed.notify_all()
+        return dropped
 
     async def get(self) -> Window | None:
         async with self._changed:
@@ -77,8 +81,9 @@ async def analyse_stream(
     *,
     keep_windows: bool = False,
     file_input: bool = False,
+    max_seconds: float | None = None,
 ) -> StreamSummary:
-    """Analyse ``source`` to its end (or until cancelled) and return the summary.
+    """Analyse ``source`` to its end (or until cancelled, or ``max_seconds`` of audio) and return the summary.
 
     Source failures become a summary with the matching status rather than an
     exception, so one bad input never stops its neighbours. Cancelling the
@@ -96,12 +101,19 @@ async def analyse_stream(
     session = engine.open_session(StreamInfo(source_id=source.id, live=source.live))
     failure: tuple[Status, str] | None = None
 
+    limit = None if max_seconds is None else round(max_seconds * SAMPLE_RATE)
+
     async def capture() -> None:
         nonlocal failure
         try:
             async for event in source.events():
                 for window in windower.feed(event):
-                    await queue.put(window)
+                    if await queue.put(window):
+                        metrics.windows_dropped(source.id, "engine_behind")
+                        log.warning("%s: engine behind real time, dropped the oldest queued window", source.id)
+                    metrics.queue_depth(source.id, len(queue))
+                if limit is not None and windower.frames_received >= limit:
+                    break
         except SourceError as exc:
             failure = (exc.status, exc.message)
         except asyncio.CancelledError:
@@ -114,11 +126,14 @@ async def analyse_stream(
         while (window := await queue.get()) is not None:
             if failure is not None and failure[0] is Status.ERROR:
                 continue  # the engine already failed: drain the queue
+            started = time.perf_counter()
             try:
                 verdict = await session.analyze(window)
             except EngineError as exc:
                 failure = (Status.ERROR, str(exc))
                 continue
+            metrics.inference(engine.name, time.perf_counter() - started, window.frames / SAMPLE_RATE)
+            metrics.queue_depth(source.id, len(queue))
             verdict = dataclasses.replace(
                 verdict,
                 captured_at=window.captured_at,

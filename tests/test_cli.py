@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
-import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,48 @@ def test_a_folder_is_analysed_file_by_file(songs):
     result = aimd("analyze", "--json", str(songs["clean.mp3"].parent))
     names = sorted(json.loads(line)["filename"] for line in result.stdout.decode().splitlines())
     assert names == ["clean.flac", "clean.mp3", "decoded.mp3"]
+
+
+@pytest.fixture(scope="module")
+def web(songs) -> Iterator[str]:
+    """Serves the songs over HTTP, plus ``/radio``: the clean MP3 looped forever, like an Icecast mount."""
+    loop_bytes = songs["clean.mp3"].read_bytes()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/radio":
+                return super().do_GET()
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(loop_bytes)
+            except OSError:  # the listener hung up
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    root = str(songs["clean.mp3"].parent)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=root))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_analyze_reads_urls_and_caps_an_endless_stream(web):
+    result = aimd("analyze", "--json", f"{web}/decoded.mp3")
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0 and doc["filename"] == f"{web}/decoded.mp3"
+    assert doc["duration_s"] == pytest.approx(17.0, abs=0.1) and doc["is_ai"]
+    result = aimd("analyze", "--json", "--duration", "9", f"{web}/radio")
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr.decode()
+    assert 9.0 <= doc["duration_s"] < 10.0 and len(doc["windows"]) == 2
+    result = aimd("analyze", "--json", f"{web}/missing.mp3")
+    assert result.returncode == 1 and json.loads(result.stdout)["status"] == "not_found"
 
 
 def test_run_prints_a_window_line_per_window_then_done(songs):

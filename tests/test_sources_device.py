@@ -123,3 +123,35 @@ def test_captures_a_tone_from_a_null_sink_and_drops_when_stalled(pulse: dict[str
     assert report["gaps"] == ["overflow"]
     assert report["dropped"] > 0.5 * 44100  # ~1 s stalled with 0.2 s of buffer
     assert report["gap_seconds"] == pytest.approx(report["dropped"] / 44100)
+
+
+def test_aimd_lists_the_card_and_analyses_it_live(pulse: dict[str, str], tmp_path: Path) -> None:
+    """As a user would: `aimd devices`, then `aimd run --source device:pulse` until Ctrl-C."""
+    listing = subprocess.run([sys.executable, "-m", "streamer", "devices"], cwd=ROOT, env=pulse, capture_output=True)
+    assert listing.returncode == 0 and "pulse" in listing.stdout.decode()
+
+    from streamer.synth import music
+
+    song = tmp_path / "song.raw"
+    song.write_bytes(music(12.0, rate=48000, seed=2).astype("<f4").tobytes())
+    player = subprocess.Popen(
+        ["pacat", "--playback", f"--device={SINK}", "--rate=48000", "--channels=2", "--format=float32le", str(song)],
+        env=pulse,
+    )  # fmt: skip
+    run = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "run", "--source", "device:pulse"],
+        cwd=ROOT, env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        first = json.loads(run.stdout.readline())
+        run.send_signal(subprocess.signal.SIGINT)
+        out, err = run.communicate(timeout=20)
+    finally:
+        player.kill()
+        player.wait()
+        run.kill()
+    assert run.returncode == 0, err.decode(errors="replace")[-2000:]
+    assert first["type"] == "window" and first["window"]["end_time_ms"] == 4000
+    assert first["window"]["decision"] in ("human", "ai") and first["window"]["level_dbfs"] > -30
+    done = json.loads(out.decode().splitlines()[-1])
+    assert done["type"] == "done" and done["window_count"] >= 1
