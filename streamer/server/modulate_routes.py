@@ -1,0 +1,217 @@
+"""Modulate Velma-2 AI-music batch endpoint and streaming WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import WSMsgType, web
+
+from ..audio.source import SourceError
+from ..engines.base import EngineError, StreamInfo
+from ..types import Status
+from ..vendors import modulate, modulate_music
+from ..vendors.errors import detail_body
+from ..vendors.modulate import CloseCode, ErrorText
+from ..vendors.modulate_music import MusicSpeechSession
+from ..vendors.modulate_stream import (
+    Analyze,
+    Close,
+    DecodingSession,
+    Finish,
+    Send,
+    StreamingSession,
+)
+from .analysis import analyse_file
+from .auth import OverLimit
+from .context import ServerContext
+from .incremental_decode import decoder_for
+from .music_speech import analyse_music_speech, routing_classifier
+from .uploads import MissingField, Upload, UploadTooLarge, receive_file_field
+
+log = logging.getLogger(__name__)
+
+BATCH_PATH = "/api/velma-2-ai-music-detection-batch"
+STREAM_PATH = "/api/velma-2-ai-music-detection-streaming"
+MUSIC_BATCH_PATH = "/api/velma-2-music-detection-batch"
+MUSIC_STREAM_PATH = "/api/velma-2-music-detection-streaming"
+_UNDECODABLE = (Status.INVALID_FILE, Status.NO_AUDIO)
+
+
+def _v2(request: web.Request) -> bool:
+    """Opt-in dual-lane shape (protocols/README.md): ``?schema_version=2``."""
+    return request.query.get("schema_version") == "2"
+
+
+def _detail(status: int, text: str) -> web.Response:
+    return web.json_response(detail_body(text), status=status)
+
+
+#: What a batch analysis gives: the audio seconds and the body, built once the latency is known.
+_Analysed = tuple[float, Callable[[float], dict]]
+
+
+async def batch(request: web.Request) -> web.Response:
+    ctx = ServerContext.of(request)
+
+    async def analyse(upload: Upload) -> _Analysed | web.Response:
+        summary = await analyse_file(upload.path, ctx.engine, ctx.settings.analysis)
+        if summary.status in _UNDECODABLE:
+            return _detail(400, ErrorText.UNPROCESSABLE)
+        if summary.status is Status.ERROR:
+            return _detail(500, ErrorText.INTERNAL)
+        v2 = _v2(request)
+        return summary.duration_s, lambda ms: modulate.batch_response(summary, filename=upload.filename, latency_ms=ms, v2=v2)
+
+    return await _batch(request, analyse)
+
+
+async def music_batch(request: web.Request) -> web.Response:
+    ctx = ServerContext.of(request)
+
+    async def analyse(upload: Upload) -> _Analysed | web.Response:
+        try:
+            frames, duration_s = await analyse_music_speech(upload.path, ctx.settings.analysis.decision.silence_dbfs)
+        except SourceError:
+            return _detail(400, ErrorText.UNPROCESSABLE)
+        return duration_s, lambda ms: modulate_music.batch_response(frames, filename=upload.filename, duration_s=duration_s, latency_ms=ms)
+
+    return await _batch(request, analyse)
+
+
+async def _batch(request: web.Request, analyse: Callable[[Upload], Awaitable[_Analysed | web.Response]]) -> web.Response:
+    """Both batch APIs: ``X-API-Key``, the ``upload_file`` part, the concurrency slot and the error answers."""
+    ctx = ServerContext.of(request)
+    key = request.headers.get("X-API-Key")
+    if key is None and not ctx.settings.open:
+        return _detail(422, ErrorText.INVALID_REQUEST)
+    principal = ctx.credentials.api_key_principal(key)
+    if principal is None:
+        return _detail(401, ErrorText.INVALID_KEY)
+    started = time.perf_counter()
+    try:
+        with ctx.credentials.slot(principal):
+            upload = await receive_file_field(request, "upload_file", ctx.settings.max_upload_bytes)
+            try:
+                if upload.size == 0:
+                    return _detail(400, ErrorText.EMPTY_FILE)
+                analysed = await analyse(upload)
+            finally:
+                upload.discard()
+    except OverLimit:
+        return _detail(429, ErrorText.NO_CREDITS)
+    except MissingField as exc:
+        return web.json_response(modulate.missing_field_body(exc.field), status=422)
+    except UploadTooLarge:
+        return _detail(413, "File too large. Maximum size is 100 MB.")
+    if isinstance(analysed, web.Response):
+        return analysed
+    audio_s, build = analysed
+    latency_ms = (time.perf_counter() - started) * 1000
+    ctx.metrics.observe_batch(audio_s, latency_ms)
+    return web.json_response(build(latency_ms))
+
+
+async def stream(request: web.Request) -> web.WebSocketResponse:
+    ctx = ServerContext.of(request)
+    session = StreamingSession(
+        ctx.settings.analysis, decoder_for, engine=ctx.engine.name, model_version=ctx.engine.model_version, v2=_v2(request)
+    )
+    return await _serve_stream(request, session)
+
+
+async def music_stream(request: web.Request) -> web.WebSocketResponse:
+    silence_dbfs = ServerContext.of(request).settings.analysis.decision.silence_dbfs
+    return await _serve_stream(request, MusicSpeechSession(decoder_for, routing_classifier(silence_dbfs)))
+
+
+async def _serve_stream(request: web.Request, session: DecodingSession) -> web.WebSocketResponse:
+    """Both streaming APIs: key check, concurrency slot, then the session's protocol on the socket."""
+    ctx = ServerContext.of(request)
+    settings = ctx.settings
+    ws = web.WebSocketResponse(heartbeat=settings.ws_ping_interval_s, max_msg_size=16 * 1024 * 1024)
+    await ws.prepare(request)
+    ctx.sockets.add(ws)
+    principal = ctx.credentials.api_key_principal(request.query.get("api_key"))
+    if principal is None:
+        await _perform(ws, session.fail(CloseCode.BAD_API_KEY, ErrorText.INVALID_KEY))
+        return ws
+    try:
+        with ctx.credentials.slot(principal):
+            ctx.metrics.streams_open += 1
+            try:
+                await _run_stream(ws, session, ctx, principal, request.query)
+            finally:
+                ctx.metrics.streams_open -= 1
+    except OverLimit:
+        await _perform(ws, session.fail(CloseCode.OVER_QUOTA, ErrorText.NO_CREDITS))
+    return ws
+
+
+async def _run_stream(
+    ws: web.WebSocketResponse, session: DecodingSession, ctx: ServerContext, principal: str, query: Mapping[str, str]
+) -> None:
+    actions = session.connect(query)
+    if actions:
+        await _perform(ws, actions)
+        return
+    engine_session = ctx.engine.open_session(StreamInfo(source_id=f"ws:{principal}", live=True))
+    queue: asyncio.Queue = asyncio.Queue()
+    worker = asyncio.create_task(_analyse(ws, session, engine_session, queue))
+    try:
+        while not ws.closed and not worker.done():
+            try:
+                msg = await ws.receive(timeout=ctx.settings.ws_idle_timeout_s)
+            except TimeoutError:
+                queue.put_nowait(session.fail(CloseCode.GOING_AWAY, ErrorText.IDLE))
+                break
+            if msg.type == WSMsgType.BINARY:
+                queue.put_nowait(await asyncio.to_thread(session.receive_bytes, msg.data, time.time()))
+            elif msg.type == WSMsgType.TEXT:
+                queue.put_nowait(await asyncio.to_thread(session.receive_text, msg.data, time.time()))
+            else:  # close / error: the client left without ""
+                session.client_gone()
+                break
+        queue.put_nowait(None)
+        await worker
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        session.client_gone()
+        await engine_session.aclose()
+
+
+async def _analyse(ws, session: DecodingSession, engine_session, queue: asyncio.Queue) -> None:
+    """Run actions in order: windows through the engine, messages to the socket."""
+    while (actions := await queue.get()) is not None:
+        for action in actions:
+            try:
+                if isinstance(action, Analyze):
+                    verdict = await engine_session.analyze(action.window)
+                    verdict = dataclasses.replace(verdict, captured_at=action.window.captured_at, analysed_at=time.time())
+                    await _perform(ws, session.window_analysed(verdict))
+                elif isinstance(action, Finish):
+                    await _perform(ws, session.clip_analysed(await engine_session.finish()))
+                else:
+                    await _perform(ws, [action])
+            except EngineError as exc:
+                log.warning("engine failed on a stream: %s", exc)
+                await _perform(ws, session.fail(CloseCode.INTERNAL_ERROR, ErrorText.INTERNAL))
+            if ws.closed:
+                return
+
+
+async def _perform(ws: web.WebSocketResponse, actions) -> None:
+    for action in actions:
+        if ws.closed:
+            return
+        if isinstance(action, Send):
+            with contextlib.suppress(ConnectionError):
+                await ws.send_json(action.message)
+        elif isinstance(action, Close):
+            await ws.close(code=action.code)
