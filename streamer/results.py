@@ -23,16 +23,7 @@ MODULATE_WINDOW_FIELDS = (
 )
 
 #: Modulate's clip fields shared by the batch response and the streaming ``done`` message.
-MODULATE_CLIP_FIELDS = (
-    "primary_verdict",
-    "vocal_percentage",
-    "vocal_ai_percentage",
-    "vocal_ai_confidence",
-    "instrumental_percentage",
-    "instrumental_ai_percentage",
-    "instrumental_ai_confidence",
-    "silence_percentage",
-)
+MODULATE_CLIP_FIELDS = ("primary_verdict", *MODULATE_WINDOW_FIELDS)
 
 
 def window_dict(v: WindowVerdict) -> dict[str, Any]:

@@ -19,8 +19,24 @@ import numpy as np
 SAMPLE_RATE = 44_100
 
 
+class _FrameSpan:
+    """Stream-time extent of anything that holds ``samples`` from ``start_frame`` on."""
+
+    __slots__ = ()
+    start_frame: int
+    samples: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def end_frame(self) -> int:
+        return self.start_frame + self.frames
+
+
 @dataclass(frozen=True, slots=True)
-class PcmBlock:
+class PcmBlock(_FrameSpan):
     """A run of contiguous audio at :data:`SAMPLE_RATE`.
 
     ``samples`` is float32, shape ``(frames, channels)`` with 1 or 2 channels
@@ -31,14 +47,6 @@ class PcmBlock:
     start_frame: int
     samples: np.ndarray
     captured_at: float
-
-    @property
-    def frames(self) -> int:
-        return int(self.samples.shape[0])
-
-    @property
-    def end_frame(self) -> int:
-        return self.start_frame + self.frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +71,7 @@ SourceEvent = PcmBlock | Gap
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class Window(_FrameSpan):
     """A complete analysis window, cut on stream time."""
 
     index: int
@@ -71,14 +79,6 @@ class Window:
     samples: np.ndarray  # float32 (frames, channels)
     captured_at: float  # wall clock of the window's last sample
     gap_before_s: float = 0.0  # audio lost just before this window
-
-    @property
-    def frames(self) -> int:
-        return int(self.samples.shape[0])
-
-    @property
-    def end_frame(self) -> int:
-        return self.start_frame + self.frames
 
     @property
     def start_ms(self) -> int:
