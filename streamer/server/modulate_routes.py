@@ -160,6 +160,10 @@ async def _run_stream(
         await _perform(ws, actions)
         return
     engine_session = ctx.engine.open_session(StreamInfo(source_id=f"ws:{principal}", live=True))
+    # Raw PCM decodes in microseconds, so it runs on the loop; container formats feed a
+    # blocking pipe to PyAV's reader thread, so they go to a worker thread. Sending every
+    # frame through the pool would queue 10 frames/s per stream behind engine work.
+    in_thread = not session.params.is_raw
     queue: asyncio.Queue = asyncio.Queue()
     worker = asyncio.create_task(_analyse(ws, session, engine_session, queue))
     try:
@@ -169,10 +173,10 @@ async def _run_stream(
             except TimeoutError:
                 queue.put_nowait(session.fail(CloseCode.GOING_AWAY, ErrorText.IDLE))
                 break
-            if msg.type == WSMsgType.BINARY:
-                queue.put_nowait(await asyncio.to_thread(session.receive_bytes, msg.data, time.time()))
-            elif msg.type == WSMsgType.TEXT:
-                queue.put_nowait(await asyncio.to_thread(session.receive_text, msg.data, time.time()))
+            if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                step = session.receive_bytes if msg.type == WSMsgType.BINARY else session.receive_text
+                args = (msg.data, time.time())
+                queue.put_nowait(await asyncio.to_thread(step, *args) if in_thread else step(*args))
             else:  # close / error: the client left without ""
                 session.client_gone()
                 break
