@@ -48,7 +48,7 @@ def stage_costs(repeats: int) -> dict[str, float]:
     session = LocalSession(scorer, DecisionSettings())
     window = Window(index=0, start_frame=0, samples=mono[:, None], captured_at=0.0)
     stages = {
-        "routing (level, silence, speech)": lambda: measure_content(mono, -55.0),
+        "routing (level, silence, speech, singing)": lambda: measure_content(mono, -55.0),
         "STFT 16384/8192 + dB mean": lambda: frame_db_sum(mono),
         "hull residual": lambda: peak_residual(mean_db),
         "comb score": lambda: scorer.comb.score(residual),

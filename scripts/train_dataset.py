@@ -16,6 +16,7 @@ import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -23,9 +24,9 @@ import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamer.engines.local.artefacts import decoder_artefacts  # noqa: E402
-from streamer.engines.local.spectrum import N_FFT, frame_db_sum  # noqa: E402
-from streamer.types import SAMPLE_RATE  # noqa: E402
+from streamer.engines.local.artefacts import decoder_artefacts
+from streamer.engines.local.spectrum import N_FFT, frame_db_sum
+from streamer.types import SAMPLE_RATE
 
 CORPUS = Path("/work/shared/corpus")
 WINDOW = 4 * SAMPLE_RATE
@@ -47,9 +48,9 @@ class Item:
     mono: np.ndarray | None = None  # kept only for real music (augmentation source)
 
 
-def decode(path: Path) -> np.ndarray:
-    """Whole file → float32 mono at SAMPLE_RATE via PyAV's resampler."""
-    with av.open(str(path)) as container:
+def decode(source: Path | BinaryIO) -> np.ndarray:
+    """Whole file (a path or an in-memory file) → float32 mono at SAMPLE_RATE via PyAV's resampler."""
+    with av.open(str(source) if isinstance(source, Path) else source) as container:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         chunks = [f.to_ndarray().reshape(-1) for frame in container.decode(stream) for f in resampler.resample(frame)]
@@ -92,7 +93,8 @@ def synthetic_positive(mono: np.ndarray, rng: np.random.Generator) -> tuple[np.n
 
 
 def load_corpus(limit: int | None = None) -> list[Item]:
-    rows = list(csv.DictReader(open(CORPUS / "manifest.csv")))[:limit]
+    with open(CORPUS / "manifest.csv") as manifest:
+        rows = list(csv.DictReader(manifest))[:limit]
     items = []
     for i, row in enumerate(rows):
         mono = middle(decode(CORPUS / row["file"]))

@@ -20,8 +20,8 @@ class DecisionSettings(_Strict):
 
     window_ai_threshold: float = Field(0.5, ge=0, le=1, description="A window is AI when its ai_score reaches this.")
     clip_ai_threshold: float = Field(0.5, ge=0, le=1, description="A stream is AI when its accumulated ai_score reaches this.")
-    vocal_window_pct: float = Field(30.0, ge=0, le=100, description="A window has 'sufficient vocals' (Modulate routing) from this vocal share.")
-    vocal_clip_pct: float = Field(25.0, ge=0, le=100, description="An AI stream is 'ai-vocal-music' when its mean vocal share reaches this.")
+    vocal_window_pct: float = Field(50.0, ge=0, le=100, description="A window has 'sufficient vocals' (Modulate routing) from this vocal share.")
+    vocal_clip_pct: float = Field(50.0, ge=0, le=100, description="An AI stream is 'ai-vocal-music' when its mean vocal share reaches this.")
     silence_dbfs: float = Field(-55.0, le=0, description="Audio quieter than this (short-term RMS) is silence.")
     rolling_windows: int = Field(6, ge=1, le=64, description="Windows in the rolling verdict (6 × 4 s = 24 s).")
 

@@ -10,6 +10,7 @@ import pytest
 from streamer.config import DecisionSettings
 from streamer.engines.base import StreamInfo
 from streamer.engines.local import LocalEngine, decoder_artefacts
+from streamer.engines.local.content import CONTENT_PATH, ContentModel
 from streamer.engines.local.model import DEFAULT_PATH, ModelError
 from streamer.types import SAMPLE_RATE, Decision, PcmBlock, WindowVerdict
 from streamer.windowing import Windower
@@ -97,15 +98,26 @@ async def test_speech_is_routed_away_from_the_comb() -> None:
     assert not clip.is_ai
 
 
-async def test_windows_fill_the_instrumental_lane_with_level() -> None:
-    music = synthetic_music(8, 7)
-    verdicts, _ = await analyse(np.stack([music, music], axis=1))  # stereo
+async def test_a_steady_tone_fills_the_instrumental_lane_with_level() -> None:
+    t = np.arange(8 * SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    verdicts, _ = await analyse(np.stack([tone, tone], axis=1))  # stereo
     for v in verdicts:
-        assert v.vocal_ai_percentage == 0 and v.vocal_ai_confidence == 0
+        assert v.vocal_percentage < 5 and v.vocal_ai_percentage == 0 and v.vocal_ai_confidence == 0
         assert v.instrumental_ai_confidence == v.ai_score
-        assert v.level_dbfs == pytest.approx(-18, abs=0.5)
+        assert v.level_dbfs == pytest.approx(-23, abs=0.5)
         assert v.silence_percentage == 0
         assert v.end_ms - v.start_ms == 4000
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+async def test_each_music_window_fills_exactly_the_lane_its_vocal_share_picks(seed: int) -> None:
+    settings = DecisionSettings()
+    verdicts, _ = await analyse(decoder_artefacts(synthetic_music(12, seed), SAMPLE_RATE, seed=seed, level_db=0))
+    for v in verdicts:
+        vocal_lane = v.vocal_percentage >= settings.vocal_window_pct
+        assert v.vocal_percentage + v.instrumental_percentage + v.speech_percentage == pytest.approx(100 - v.silence_percentage, abs=0.05)
+        assert (v.vocal_ai_confidence, v.instrumental_ai_confidence) == ((v.ai_score, 0.0) if vocal_lane else (0.0, v.ai_score))
 
 
 def _without_clock(v: WindowVerdict) -> WindowVerdict:
@@ -164,3 +176,19 @@ def test_a_model_for_another_feature_layout_is_rejected(tmp_path) -> None:
 def test_a_missing_model_file_says_how_to_rebuild_it(tmp_path) -> None:
     with pytest.raises(ModelError, match="train_local.py"):
         LocalEngine(model_path=tmp_path / "absent.npz")
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"not a zip at all"])
+def test_a_corrupted_content_model_is_rejected_clearly(tmp_path, damage) -> None:
+    broken = tmp_path / "content.npz"
+    broken.write_bytes(damage(CONTENT_PATH.read_bytes()))
+    with pytest.raises(ModelError, match="content model .* corrupted or incomplete"):
+        LocalEngine(content_path=broken)
+
+
+def test_a_content_model_for_other_features_is_rejected(tmp_path) -> None:
+    model = ContentModel.load()
+    other = tmp_path / "content.npz"
+    dataclasses.replace(model, coef=model.coef[:, :-1]).save(other)
+    with pytest.raises(ModelError, match="expected two heads"):
+        LocalEngine(content_path=other)

@@ -32,7 +32,8 @@ def _window(i: int, *, vocal: float = 0, ai: bool = False, decision: Decision = 
 
 
 def _builder(**accept) -> SummaryBuilder:
-    return SummaryBuilder(DecisionSettings(), AcceptSettings(**accept), engine="local", model_version="t", keep_windows=True)
+    decision = DecisionSettings(vocal_clip_pct=40.0)  # explicit: the tests must not move with the defaults
+    return SummaryBuilder(decision, AcceptSettings(**accept), engine="local", model_version="t", keep_windows=True)
 
 
 def test_clip_fields_follow_modulate_semantics():

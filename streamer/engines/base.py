@@ -15,7 +15,7 @@ process, network work is async.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..types import ClipVerdict, Window, WindowVerdict
 
@@ -47,6 +47,21 @@ class EngineSession(Protocol):
     async def aclose(self) -> None:
         """Release the session's resources (idempotent)."""
         ...
+
+
+@runtime_checkable
+class DeferredSession(Protocol):
+    """Optional, for clip engines whose vendor judges many windows at once, later.
+
+    The pipeline then calls ``submit`` instead of ``analyze``, and ``flush``
+    after the last window. Both return the verdicts that are ready — for this
+    or earlier windows, in stream order, each already stamped with its own
+    window's ``captured_at`` and ``gap_before_s``; ``flush`` returns all the rest.
+    """
+
+    async def submit(self, window: Window) -> list[WindowVerdict]: ...
+
+    async def flush(self) -> list[WindowVerdict]: ...
 
 
 class Engine(Protocol):

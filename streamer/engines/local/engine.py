@@ -12,6 +12,7 @@ import numpy as np
 from ...config import DecisionSettings
 from ...types import ClipVerdict, Decision, Window, WindowVerdict
 from ..base import StreamInfo
+from .content import CONTENT_PATH, ContentModel, default_content_model
 from .model import DEFAULT_PATH
 from .routing import Content, measure_content
 from .scoring import FingerprintScorer, Score
@@ -35,8 +36,9 @@ class _SpectrumSum:
 
 
 class LocalSession:
-    def __init__(self, scorer: FingerprintScorer, decision: DecisionSettings) -> None:
+    def __init__(self, scorer: FingerprintScorer, decision: DecisionSettings, content: ContentModel | None = None) -> None:
         self._scorer = scorer
+        self._content = content or default_content_model()
         self._decision = decision
         self._running = _SpectrumSum()  # every music window of the stream
         self._recent: deque[tuple[np.ndarray, int]] = deque(maxlen=decision.rolling_windows)
@@ -67,7 +69,7 @@ class LocalSession:
 
     def _analyze(self, window: Window) -> WindowVerdict:
         mono = downmix(window.samples)
-        content = measure_content(mono, self._decision.silence_dbfs)
+        content = measure_content(mono, self._decision.silence_dbfs, self._content)
         db_sum, frames = frame_db_sum(mono)
         decision = self._content_decision(content)
         window_score = self._scorer.score(db_sum / frames, frames) if frames else None
@@ -138,13 +140,17 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, decision: DecisionSettings = DecisionSettings(), model_path: Path = DEFAULT_PATH) -> None:
+    def __init__(
+        self, decision: DecisionSettings = DecisionSettings(), model_path: Path = DEFAULT_PATH, content_path: Path = CONTENT_PATH
+    ) -> None:
         self._decision = decision
-        self._scorer = FingerprintScorer(model_path)  # raises ModelError on a bad model file
-        self.model_version = self._scorer.model.version
+        # Both raise ModelError on a missing or bad model file.
+        self._scorer = FingerprintScorer(model_path)
+        self._content = ContentModel.load(content_path)
+        self.model_version = f"{self._scorer.model.version}+{self._content.version}"
 
     def open_session(self, info: StreamInfo) -> LocalSession:
-        return LocalSession(self._scorer, self._decision)
+        return LocalSession(self._scorer, self._decision, self._content)
 
     async def aclose(self) -> None:
         return None

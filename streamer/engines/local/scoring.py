@@ -38,9 +38,10 @@ class Score:
 
 
 class FingerprintScorer:
-    def __init__(self, model_path: Path = DEFAULT_PATH) -> None:
+    def __init__(self, model_path: Path = DEFAULT_PATH, model: LinearModel | None = None) -> None:
+        """Scores with ``model`` when given (evaluation of held-out folds), else the file at ``model_path``."""
         self.comb = CombScorer()
-        self.model = LinearModel.load(model_path, self.comb)
+        self.model = model if model is not None else LinearModel.load(model_path, self.comb)
 
     def score(self, mean_db: np.ndarray, frames: int) -> Score:
         """Score a mean dB spectrum that averaged ``frames`` STFT frames."""
