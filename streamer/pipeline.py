@@ -24,11 +24,18 @@ from collections.abc import Sequence
 
 from .audio.source import Source, SourceError
 from .config import AnalysisSettings
-from .engines.base import Engine, EngineError, StreamInfo
+from .engines.base import DeferredSession, Engine, EngineError, StreamInfo
 from .sinks.base import Sink
 from .sinks.metrics import metrics
 from .summary import SummaryBuilder
-from .types import SAMPLE_RATE, ClipVerdict, Status, StreamSummary, Window
+from .types import (
+    SAMPLE_RATE,
+    ClipVerdict,
+    Status,
+    StreamSummary,
+    Window,
+    WindowVerdict,
+)
 from .windowing import Windower
 
 log = logging.getLogger(__name__)
@@ -121,6 +128,19 @@ async def analyse_stream(
         finally:
             await queue.put(None)
 
+    async def judge(window: Window) -> list[WindowVerdict]:
+        if isinstance(session, DeferredSession):
+            return await session.submit(window)  # verdicts of earlier windows carry their own times
+        verdict = await session.analyze(window)
+        return [dataclasses.replace(verdict, captured_at=window.captured_at, gap_before_s=window.gap_before_s)]
+
+    async def publish(verdicts: list[WindowVerdict]) -> None:
+        for verdict in verdicts:
+            verdict = dataclasses.replace(verdict, analysed_at=time.time())
+            builder.add(verdict)
+            for sink in sinks:
+                await sink.on_window(source.id, verdict)
+
     async def analyse() -> None:
         nonlocal failure
         while (window := await queue.get()) is not None:
@@ -128,21 +148,18 @@ async def analyse_stream(
                 continue  # the engine already failed: drain the queue
             started = time.perf_counter()
             try:
-                verdict = await session.analyze(window)
+                verdicts = await judge(window)
             except EngineError as exc:
                 failure = (Status.ERROR, str(exc))
                 continue
             metrics.inference(engine.name, time.perf_counter() - started, window.frames / SAMPLE_RATE)
             metrics.queue_depth(source.id, len(queue))
-            verdict = dataclasses.replace(
-                verdict,
-                captured_at=window.captured_at,
-                analysed_at=time.time(),
-                gap_before_s=window.gap_before_s,
-            )
-            builder.add(verdict)
-            for sink in sinks:
-                await sink.on_window(source.id, verdict)
+            await publish(verdicts)
+        if isinstance(session, DeferredSession) and not (failure is not None and failure[0] is Status.ERROR):
+            try:
+                await publish(await session.flush())
+            except EngineError as exc:
+                failure = (Status.ERROR, str(exc))
 
     await _notify_state(sinks, source.id, "running")
     capture_task = asyncio.create_task(capture(), name=f"capture:{source.id}")

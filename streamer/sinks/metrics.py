@@ -78,6 +78,10 @@ class Metrics:
             "aimd_engine_request_duration_seconds", "Remote-engine request duration.", ["engine"],
             buckets=_INFERENCE_BUCKETS, registry=r,
         )
+        self._engine_audio = Counter(
+            "aimd_engine_audio_seconds_total", "Audio seconds sent to remote engines (what vendors bill).", ["engine"],
+            registry=r,
+        )
         self._mqtt_connected = Gauge("aimd_mqtt_connected", "1 while connected to the MQTT broker.", registry=r)
         self._mqtt_published = Counter(
             "aimd_mqtt_messages_published_total", "MQTT messages acknowledged by the broker.", registry=r
@@ -87,8 +91,29 @@ class Metrics:
             "aimd_mqtt_messages_dropped_total", "MQTT messages dropped because the outage buffer was full.", registry=r
         )
         self._mqtt_buffered = Gauge("aimd_mqtt_buffered_messages", "MQTT messages waiting for the broker.", registry=r)
+        self._serve_streams = Gauge("aimd_serve_streams_open", "Open streaming WebSockets of aimd serve.", registry=r)
+        self._serve_batch = Histogram(
+            "aimd_serve_batch_duration_seconds", "aimd serve batch requests, upload included.",
+            buckets=_INFERENCE_BUCKETS, registry=r,
+        )
+        self._serve_batch_audio = Counter(
+            "aimd_serve_batch_audio_seconds_total", "Audio seconds analysed by aimd serve batch requests.", registry=r
+        )
+        self._serve_responses = Counter(
+            "aimd_serve_http_responses_total", "aimd serve HTTP responses by status code.", ["status"], registry=r
+        )
 
     # ---- process and engines
+    def serve_streams_open(self, delta: int) -> None:
+        self._serve_streams.inc(delta)
+
+    def serve_batch(self, audio_seconds: float, seconds: float) -> None:
+        self._serve_batch.observe(seconds)
+        self._serve_batch_audio.inc(audio_seconds)
+
+    def serve_response(self, status: int) -> None:
+        self._serve_responses.labels(str(status)).inc()
+
     def build_info(self, engine: str, model_version: str) -> None:
         self._build.labels(__version__, engine, model_version).set(1)
 
@@ -101,6 +126,9 @@ class Metrics:
         """``outcome``: a short fixed word (ok, timeout, error, rejected …), never a message."""
         self._engine_requests.labels(engine, outcome).inc()
         self._engine_duration.labels(engine).observe(seconds)
+
+    def engine_audio_sent(self, engine: str, seconds: float) -> None:
+        self._engine_audio.labels(engine).inc(seconds)
 
     # ---- sources
     def source_up(self, source: str, up: bool) -> None:

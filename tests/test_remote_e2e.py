@@ -1,0 +1,85 @@
+"""Every remote engine against the real ``aimd serve`` on loopback: source → remote engine → verdicts / MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+from audio_fixtures import encode, music
+from services import Mosquitto, MqttCollector
+from test_remote_support import analyse
+from test_server_fixtures import free_port, running_server
+
+from streamer.engines.remote import RemoteEngineSettings
+from streamer.server.settings import ServerSettings
+from streamer.sinks.metrics import metrics
+from streamer.types import Status
+
+KEY = "e2e-key"
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    settings = ServerSettings(port=free_port(), api_keys=(KEY,), pex_clients=("cid:csecret",),
+                              data_dir=tmp_path_factory.mktemp("serve"))  # fmt: skip
+    with running_server(settings) as address:
+        yield address
+
+
+def _remote(serve: str, scheme: str = "http") -> RemoteEngineSettings:
+    return RemoteEngineSettings(url=f"{scheme}://{serve}", api_key=KEY, client_id="cid", client_secret="csecret",
+                                clip_s=12, poll_interval_s=0.1)  # fmt: skip
+
+
+def _audio_sent(engine: str) -> float:
+    return metrics.registry.get_sample_value("aimd_engine_audio_seconds_total", {"engine": engine}) or 0.0
+
+
+@pytest.mark.parametrize("dual_lane", [False, True])
+async def test_modulate_streams_windows_and_maps_done(serve, dual_lane):
+    before = _audio_sent("modulate")
+    remote = RemoteEngineSettings.model_validate({**_remote(serve, "ws").model_dump(), "dual_lane": dual_lane})
+    summary = await analyse("modulate", remote, seconds=13.0)
+    assert summary.status is Status.OK and summary.engine == "modulate"
+    assert [(w.start_ms, w.end_ms) for w in summary.windows] == [(0, 4000), (4000, 8000), (8000, 12000)]
+    assert all(not w.clip_level and w.level_dbfs > -30 for w in summary.windows)
+    assert summary.evidence[0].startswith("modulate: ")  # from the done message
+    assert _audio_sent("modulate") == pytest.approx(before + 12.0)
+    if dual_lane:  # both lanes scored: the music's score reaches the windows
+        assert any(w.ai_score > 0 for w in summary.windows)
+
+
+@pytest.mark.parametrize("engine", ["modulate-batch", "pex", "mippia", "undetectable"])
+async def test_clip_engines_spread_clip_results_onto_their_windows(serve, engine):
+    before = _audio_sent(engine)
+    summary = await analyse(engine, _remote(serve), seconds=26.0)
+    assert summary.status is Status.OK, summary.message
+    assert summary.engine == engine and summary.window_count == 6 and not summary.is_ai
+    assert all(w.clip_level and w.decision.value == "human" for w in summary.windows)
+    assert summary.evidence == (f"{engine}: 0 of 2 clips AI",)
+    assert _audio_sent(engine) == pytest.approx(before + 24.0)  # two 12 s clips; the 2 s past the last window never reach a window
+
+
+async def test_wrong_credentials_against_serve_fail_cleanly(serve):
+    for engine, field in [("pex", "client_secret"), ("undetectable", "api_key")]:
+        remote = RemoteEngineSettings.model_validate({**_remote(serve).model_dump(), field: "nope"})
+        summary = await analyse(engine, remote)
+        assert summary.status is Status.ERROR and "refused with HTTP" in summary.message and "nope" not in summary.message
+
+
+async def test_aimd_run_forwards_to_serve_and_publishes_to_mqtt(serve, tmp_path):
+    song = encode(tmp_path / "song.wav", music(9.0, 44100, 2), 44100, "wav")
+    with Mosquitto(tmp_path) as broker:
+        async with MqttCollector(broker.port) as collector:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "streamer", "run", "--source", str(song), "--engine", "modulate",
+                "--engine-url", f"ws://{serve}", "--mqtt", broker.url, "--instance", "box1",
+                env={"AIMD_API_KEY": KEY, "PATH": "/usr/bin:/bin"}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(child.communicate(), 60)
+            assert child.returncode == 0, err.decode()
+            lines = [json.loads(line) for line in out.decode().splitlines()]
+            assert [line["window"]["start_time_ms"] for line in lines if line["type"] == "window"] == [0, 4000]
+            await collector.wait_for(lambda msgs: sum(m.topic.endswith("/window") for m in msgs) >= 2)
