@@ -20,6 +20,7 @@ from . import __version__
 from .audio.source import SourceError
 from .config import AnalysisSettings, WindowSettings
 from .engines import ENGINES, create_engine
+from .engines.remote import RemoteEngineSettings
 from .pipeline import analyse_stream
 from .results import batch_dict
 from .sinks.stdout import JsonLinesSink, format_table
@@ -71,11 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                          help=f"analyse at most this much audio of each input (default: all of a file, "
                               f"{LIVE_URL_SECONDS:.0f} s of a URL, which may be an endless radio stream)")
+    analyze.add_argument("--report", type=Path, metavar="PATH",
+                         help="also write a report with plots: PATH.html (self-contained page) or PATH.png")
     _analysis_options(analyze)
     analyze.set_defaults(func=_cmd_analyze)
 
-    run = commands.add_parser("run", help="analyse a live source and print one JSON line per window")
-    run.add_argument("--source", required=True, help="file, http(s)/Icecast/HLS URL, device:NAME_OR_INDEX, or - for raw PCM on stdin")
+    run = commands.add_parser("run", help="analyse a live source (--source) or every source of a config file (-c)")
+    run_input = run.add_mutually_exclusive_group(required=True)
+    run_input.add_argument("--source", help="file, http(s)/Icecast/HLS URL, device:NAME_OR_INDEX, or - for raw PCM on stdin")
+    run_input.add_argument("-c", "--config", type=Path, metavar="FILE",
+                           help="service mode: run every source in this YAML config, supervised (see docs/service.md)")
     run.add_argument("--realtime", action="store_true", help="pace a file source at real time, like a live feed")
     run.add_argument("--format", dest="raw_format", default="s16le", help="raw PCM sample format for stdin (default s16le)")
     run.add_argument("--rate", type=int, default=44_100, help="raw PCM sample rate for stdin (default 44100)")
@@ -83,10 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt", metavar="URL", help="publish verdicts to MQTT: mqtt://[user:pass@]host[:port] or mqtts://…")
     run.add_argument("--mqtt-prefix", default="aimd", help="first MQTT topic level (default aimd)")
     run.add_argument("--instance", help="instance id, the second MQTT topic level (default: host name)")
-    run.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port (e.g. 9464)")
-    run.add_argument("--metrics-host", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
+    run.add_argument("--metrics-port", type=int, metavar="PORT",
+                     help="serve the live status page (/), /events, Prometheus /metrics and /healthz on this port (e.g. 9464)")
+    run.add_argument("--metrics-host", default="127.0.0.1", help="address for that HTTP server (default 127.0.0.1)")
     _analysis_options(run)
     run.set_defaults(func=_cmd_run)
+
+    validate_config = commands.add_parser("validate-config", help="check a service config file without starting it")
+    validate_config.add_argument("file", type=Path, metavar="FILE")
+    validate_config.set_defaults(func=_cmd_validate_config)
+
+    config = commands.add_parser("config", help="service config helpers")
+    config_commands = config.add_subparsers(required=True, metavar="ACTION")
+    config_commands.add_parser("schema", help="print the config's JSON Schema").set_defaults(func=_cmd_config_schema)
 
     devices = commands.add_parser("devices", help="list sound-card capture devices")
     devices.set_defaults(func=_cmd_devices)
@@ -113,6 +128,13 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="local", help="analysis engine (default: local)")
     parser.add_argument("--window", type=float, default=4.0, metavar="SECONDS", help="window length (default 4)")
     parser.add_argument("--hop", type=float, default=None, metavar="SECONDS", help="hop between windows (default: window length)")
+    remote = parser.add_argument_group("remote engines (modulate, modulate-batch, pex, mippia, undetectable)")
+    remote.add_argument("--engine-url", metavar="URL", help="vendor or `aimd serve` base URL (default: the vendor's host)")
+    remote.add_argument("--api-key", metavar="KEY", help="vendor API key (or AIMD_API_KEY)")
+    remote.add_argument("--client-id", metavar="ID", help="Pex OAuth client id (or AIMD_PEX_CLIENT_ID)")
+    remote.add_argument("--client-secret", metavar="SECRET", help="Pex OAuth client secret (or AIMD_PEX_CLIENT_SECRET)")
+    remote.add_argument("--clip", type=float, default=30.0, metavar="SECONDS", help="clip length clip engines submit (default 30)")
+    remote.add_argument("--clip-format", choices=("flac", "mp3"), default="flac", help="codec of submitted clips (default flac)")
 
 
 def _settings(args: argparse.Namespace) -> AnalysisSettings:
@@ -122,6 +144,22 @@ def _settings(args: argparse.Namespace) -> AnalysisSettings:
         return AnalysisSettings(engine=args.engine, window=WindowSettings(length_s=args.window, hop_s=args.hop))
     except ValidationError as exc:
         raise _usage_error(exc) from None
+
+
+def _remote_settings(args: argparse.Namespace) -> RemoteEngineSettings:
+    try:
+        return RemoteEngineSettings(url=args.engine_url, api_key=args.api_key, client_id=args.client_id,
+                                    client_secret=args.client_secret, clip_s=args.clip, clip_format=args.clip_format)  # fmt: skip
+    except ValidationError as exc:
+        raise _usage_error(exc) from None
+
+
+def _engine(settings: AnalysisSettings, remote: RemoteEngineSettings | None):
+    """The engine, or a usage error naming what is missing (credentials, window length …)."""
+    try:
+        return create_engine(settings, remote)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _usage_error(exc: ValidationError) -> UsageError:
@@ -142,7 +180,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError("no audio files found in the given folders")
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be positive")
-    return asyncio.run(_analyze_all(inputs, settings, as_json=args.json, duration=args.duration))
+    if args.report is not None and args.report.suffix.lower() not in (".html", ".png"):
+        raise UsageError(f"--report {args.report}: the file must end in .html or .png")
+    return asyncio.run(_analyze_all(inputs, settings, as_json=args.json, duration=args.duration, report=args.report,
+                                    remote=_remote_settings(args)))  # fmt: skip
 
 
 def _expand_inputs(specs: list[str]) -> Iterator[str]:
@@ -154,8 +195,20 @@ def _expand_inputs(specs: list[str]) -> Iterator[str]:
             yield spec
 
 
-async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json: bool, duration: float | None) -> int:
-    engine = create_engine(settings)
+async def _analyze_all(
+    inputs: list[str], settings: AnalysisSettings, *, as_json: bool, duration: float | None, report: Path | None = None,
+    remote: RemoteEngineSettings | None = None,
+) -> int:
+    from .report import EvidenceTap, ReportEntry
+
+    engine = _engine(settings, remote)
+    if report is not None:
+        engine = EvidenceTap(engine)
+        if report.suffix.lower() == ".png":
+            from .report.png import preload
+
+            preload()
+    entries: list[ReportEntry] = []
     progress = _Progress(len(inputs)) if len(inputs) > 1 else None
     failed = 0
     try:
@@ -163,6 +216,8 @@ async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json
             started = time.perf_counter()
             summary = await _analyze_one(spec, engine, settings, duration)
             latency_ms = (time.perf_counter() - started) * 1000
+            if isinstance(engine, EvidenceTap):
+                entries.append(ReportEntry(spec, summary, engine.take(spec), settings.decision.clip_ai_threshold))
             if progress:
                 progress.advance(spec)
             if summary.status in UNREADABLE:
@@ -177,7 +232,20 @@ async def _analyze_all(inputs: list[str], settings: AnalysisSettings, *, as_json
         if progress:
             progress.close()
         await engine.aclose()
+    if report is not None:
+        _write_report(report, entries)
     return 1 if failed else 0
+
+
+def _write_report(dest: Path, entries: list) -> None:
+    from .report import PngUnavailable, write_report
+
+    try:
+        write_report(dest, entries)
+    except PngUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--report {dest}: {exc.strerror or exc}") from None
 
 
 async def _analyze_one(spec: str, engine, settings: AnalysisSettings, duration: float | None) -> StreamSummary:
@@ -223,6 +291,8 @@ class _Progress:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        return _run_service(args.config)
     settings = _settings(args)
     return asyncio.run(_run(args, settings))
 
@@ -236,8 +306,13 @@ async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
         )
     except SourceError as exc:
         raise UsageError(f"{args.source}: {exc.status.value}: {exc.message}") from None
-    engine = create_engine(settings)
+    engine = _engine(settings, _remote_settings(args))
     sinks = [JsonLinesSink(), *_output_sinks(args, engine, settings)]
+    status_page = await _start_status_page(args, sinks)
+    if source.live:
+        from .web import StallWatch
+
+        source = StallWatch(source, sinks)  # announces 'reconnecting' while a feed is gone
     task = asyncio.create_task(analyse_stream(source, engine, settings, sinks, file_input=False))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -250,14 +325,34 @@ async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
         for sink in sinks:
             await sink.aclose()  # MqttSink: deliver what is queued, publish 'stopped'
         await engine.aclose()
+        if status_page is not None:
+            await status_page.cleanup()
     if summary.status in UNREADABLE:
         print(f"aimd: {args.source}: {summary.status.value}: {summary.message}", file=sys.stderr)
         return 1
     return 0
 
 
+async def _start_status_page(args: argparse.Namespace, sinks: list):
+    """``--metrics-port``: one HTTP server for the status page, /events, /metrics and /healthz; its sink joins ``sinks``."""
+    from .sinks.metrics import metrics
+    from .web import StatusSink, start_web_server
+
+    if args.metrics_port is None:
+        return None
+    board = StatusSink()
+    try:
+        runner = await start_web_server(args.metrics_host, args.metrics_port, board, metrics.registry)
+    except OSError as exc:
+        for sink in sinks:
+            await sink.aclose()
+        raise UsageError(f"--metrics-port {args.metrics_port}: {exc.strerror or exc}") from None
+    sinks.append(board)
+    return runner
+
+
 def _output_sinks(args: argparse.Namespace, engine, settings: AnalysisSettings) -> list:
-    from .sinks.metrics import MetricsSink, metrics, start_metrics_server
+    from .sinks.metrics import MetricsSink, metrics
     from .sinks.mqtt_sink import InstanceInfo, create_mqtt_sink
     from .sinks.settings import EventSettings, MetricsSettings, MqttSettings
 
@@ -272,10 +367,6 @@ def _output_sinks(args: argparse.Namespace, engine, settings: AnalysisSettings) 
     sinks = []
     metrics.build_info(engine.name, engine.model_version)
     if web is not None:
-        try:
-            start_metrics_server(web.host, web.port)
-        except OSError as exc:
-            raise UsageError(f"--metrics-port {web.port}: {exc.strerror}") from None
         sinks.append(MetricsSink(metrics, mqtt.events if mqtt else EventSettings()))
     if mqtt is not None:
         window = settings.window
@@ -285,6 +376,30 @@ def _output_sinks(args: argparse.Namespace, engine, settings: AnalysisSettings) 
         except ValueError as exc:  # unusable TLS files
             raise UsageError(str(exc)) from None
     return sinks
+
+
+def _run_service(path: Path) -> int:
+    from .service.app import run_service
+    from .service.loader import ConfigError
+
+    try:
+        return run_service(path)
+    except ConfigError as exc:
+        raise UsageError("\n".join(f"{problem}" for problem in exc.problems)) from None
+    except OSError as exc:  # the metrics port is taken
+        raise UsageError(f"cannot start: {exc.strerror or exc}") from None
+
+
+def _cmd_validate_config(args: argparse.Namespace) -> int:
+    from .service.app import validate
+
+    return validate(args.file)
+
+
+def _cmd_config_schema(args: argparse.Namespace) -> int:
+    from .service.app import print_schema
+
+    return print_schema()
 
 
 # ---------------------------------------------------------------- devices

@@ -9,10 +9,12 @@ import signal
 
 from aiohttp import WSCloseCode, web
 from aiohttp.abc import AbstractAccessLogger
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..engines.base import Engine
 from ..engines.local.engine import LocalEngine
 from . import mippia_routes, modulate_routes, pex_routes, undetectable_routes
+from ..web.app import add_status_routes
 from .auth import Credentials
 from .context import ServerContext
 from .settings import ServerSettings
@@ -39,8 +41,7 @@ class _RedactingAccessLogger(AbstractAccessLogger):
 @web.middleware
 async def _count_statuses(request: web.Request, handler):
     response = await handler(request)
-    by_status = ServerContext.of(request).metrics.requests_by_status
-    by_status[response.status] = by_status.get(response.status, 0) + 1
+    ServerContext.of(request).metrics.serve_response(response.status)
     return response
 
 
@@ -49,7 +50,22 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    return web.Response(text=ServerContext.of(request).metrics.prometheus(), content_type="text/plain")
+    body = generate_latest(ServerContext.of(request).metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _status_reader(ctx: ServerContext):
+    """The status page is read-only but shows what is being analysed: it needs an API key
+    (``X-API-Key`` or ``?api_key=`` — a browser can only send the latter) unless the server runs open."""
+
+    async def authorize(request: web.Request) -> None:
+        if ctx.settings.open:
+            return
+        key = request.headers.get("X-API-Key") or request.query.get("api_key")
+        if ctx.credentials.api_key_principal(key) is None:
+            raise web.HTTPUnauthorized(text="an API key is required: open /?api_key=KEY")
+
+    return authorize
 
 
 def create_app(settings: ServerSettings, engine: Engine | None = None) -> web.Application:
@@ -62,6 +78,7 @@ def create_app(settings: ServerSettings, engine: Engine | None = None) -> web.Ap
     tasks.register(undetectable_routes.KIND, undetectable_routes.job(ctx))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    add_status_routes(app, ctx.board, authorize=_status_reader(ctx))
     app.router.add_post(modulate_routes.BATCH_PATH, modulate_routes.batch)
     app.router.add_get(modulate_routes.STREAM_PATH, modulate_routes.stream)
     app.router.add_post(modulate_routes.MUSIC_BATCH_PATH, modulate_routes.music_batch)

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from ..engines.base import Engine
+from ..sinks.metrics import Metrics
+from ..sinks.metrics import metrics as process_metrics
+from ..web.status import StatusSink
 from .auth import Credentials
 from .settings import ServerSettings
 from .task_runner import TaskRunner
-
-
-@dataclass
-class Metrics:
-    streams_open: int = 0
-    batch_requests: int = 0
-    batch_audio_seconds: float = 0.0
-    batch_latency_ms_sum: float = 0.0
-    requests_by_status: dict[int, int] = field(default_factory=dict)
-
-    def observe_batch(self, audio_s: float, latency_ms: float) -> None:
-        self.batch_requests += 1
-        self.batch_audio_seconds += audio_s
-        self.batch_latency_ms_sum += latency_ms
-
-    def prometheus(self) -> str:
-        lines = [
-            "# TYPE aimd_serve_streams_open gauge",
-            f"aimd_serve_streams_open {self.streams_open}",
-            "# TYPE aimd_serve_batch_requests_total counter",
-            f"aimd_serve_batch_requests_total {self.batch_requests}",
-            "# TYPE aimd_serve_batch_audio_seconds_total counter",
-            f"aimd_serve_batch_audio_seconds_total {self.batch_audio_seconds:.3f}",
-            "# TYPE aimd_serve_batch_latency_ms_sum counter",
-            f"aimd_serve_batch_latency_ms_sum {self.batch_latency_ms_sum:.1f}",
-            "# TYPE aimd_serve_http_responses_total counter",
-        ]
-        lines += [f'aimd_serve_http_responses_total{{status="{s}"}} {n}' for s, n in sorted(self.requests_by_status.items())]
-        return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -50,11 +25,20 @@ class ServerContext:
     tasks: TaskRunner
     #: HMAC key of presigned upload URLs (kept in the data directory).
     secret: bytes
-    metrics: Metrics = field(default_factory=Metrics)
+    #: The process-wide Prometheus metrics (the server's and the engine's, on one /metrics).
+    metrics: Metrics = field(default_factory=lambda: process_metrics)
+    #: What the live status page shows: one row per open stream.
+    board: StatusSink = field(default_factory=StatusSink)
     #: Open WebSockets, closed with 1001 (going away) when the server shuts down.
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
+    _stream_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
+
     KEY = web.AppKey("aimd_server_context", object)
+
+    def next_stream_id(self, audio_format: str) -> str:
+        """A name for a stream on the status page and in logs; never the client's key."""
+        return f"stream-{next(self._stream_numbers)}-{audio_format}"
 
     @classmethod
     def of(cls, request: web.Request) -> ServerContext:

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from ..audio.source import SourceError
 from ..engines.base import EngineError, StreamInfo
+from ..sinks.base import Sink
 from ..types import Status
 from ..vendors import modulate, modulate_music
 from ..vendors.errors import detail_body
@@ -112,7 +113,7 @@ async def _batch(request: web.Request, analyse: Callable[[Upload], Awaitable[_An
         return analysed
     audio_s, build = analysed
     latency_ms = (time.perf_counter() - started) * 1000
-    ctx.metrics.observe_batch(audio_s, latency_ms)
+    ctx.metrics.serve_batch(audio_s, latency_ms / 1000)
     return web.json_response(build(latency_ms))
 
 
@@ -142,11 +143,11 @@ async def _serve_stream(request: web.Request, session: DecodingSession) -> web.W
         return ws
     try:
         with ctx.credentials.slot(principal):
-            ctx.metrics.streams_open += 1
+            ctx.metrics.serve_streams_open(+1)
             try:
                 await _run_stream(ws, session, ctx, principal, request.query)
             finally:
-                ctx.metrics.streams_open -= 1
+                ctx.metrics.serve_streams_open(-1)
     except OverLimit:
         await _perform(ws, session.fail(CloseCode.OVER_QUOTA, ErrorText.NO_CREDITS))
     return ws
@@ -159,13 +160,15 @@ async def _run_stream(
     if actions:
         await _perform(ws, actions)
         return
-    engine_session = ctx.engine.open_session(StreamInfo(source_id=f"ws:{principal}", live=True))
+    stream_id = ctx.next_stream_id(session.params.audio_format)
+    engine_session = ctx.engine.open_session(StreamInfo(source_id=stream_id, live=True))
     # Raw PCM decodes in microseconds, so it runs on the loop; container formats feed a
     # blocking pipe to PyAV's reader thread, so they go to a worker thread. Sending every
     # frame through the pool would queue 10 frames/s per stream behind engine work.
     in_thread = not session.params.is_raw
     queue: asyncio.Queue = asyncio.Queue()
-    worker = asyncio.create_task(_analyse(ws, session, engine_session, queue))
+    await ctx.board.on_source_state(stream_id, "running")
+    worker = asyncio.create_task(_analyse(ws, session, engine_session, queue, ctx.board, stream_id))
     try:
         while not ws.closed and not worker.done():
             try:
@@ -188,10 +191,11 @@ async def _run_stream(
             await worker
         session.client_gone()
         await engine_session.aclose()
+        ctx.board.forget(stream_id)
 
 
-async def _analyse(ws, session: DecodingSession, engine_session, queue: asyncio.Queue) -> None:
-    """Run actions in order: windows through the engine, messages to the socket."""
+async def _analyse(ws, session: DecodingSession, engine_session, queue: asyncio.Queue, board: Sink, stream_id: str) -> None:
+    """Run actions in order: windows through the engine, messages to the socket and the status page."""
     while (actions := await queue.get()) is not None:
         for action in actions:
             try:
@@ -199,6 +203,7 @@ async def _analyse(ws, session: DecodingSession, engine_session, queue: asyncio.
                     verdict = await engine_session.analyze(action.window)
                     verdict = dataclasses.replace(verdict, captured_at=action.window.captured_at, analysed_at=time.time())
                     await _perform(ws, session.window_analysed(verdict))
+                    await board.on_window(stream_id, verdict)
                 elif isinstance(action, Finish):
                     await _perform(ws, session.clip_analysed(await engine_session.finish()))
                 else:

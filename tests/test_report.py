@@ -1,0 +1,113 @@
+"""``aimd analyze --report``: the HTML page rendered in headless Chromium with the network off, and the PNG."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_report_support import chromium
+
+from streamer.audio.encode import encode
+from streamer.cli import main
+from streamer.engines.local.artefacts import decoder_artefacts
+from streamer.engines.local.comb import CombScorer
+from streamer.engines.local.spectrum import downmix, frame_db_sum
+from streamer.report.evidence import evidence_from_spectrum
+from streamer.synth import music
+
+RATE = 44_100
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("report-inputs")
+    clean = music(24.0, seed=3)
+    files = {"human": root / "human.flac", "ai": root / "ai.flac", "short": root / "short.flac", "bad": root / "bad.mp3"}
+    encode(clean, RATE, files["human"], "flac")
+    encode(decoder_artefacts(clean, RATE, level_db=-20.0), RATE, files["ai"], "flac")
+    encode(clean[: 2 * RATE], RATE, files["short"], "flac")
+    files["bad"].write_bytes(b"not audio at all" * 64)
+    return files
+
+
+def test_decoder_artefacts_give_a_detected_grid_on_their_stride() -> None:
+    audio = decoder_artefacts(music(12.0, seed=1), RATE, strides=(8, 5, 4, 2))
+    db_sum, frames = frame_db_sum(downmix(audio))
+    evidence = evidence_from_spectrum(db_sum / frames, CombScorer())
+    assert evidence.detected
+    # The Encodec-like decoder's grid is 1102.5 Hz; the engine may name a multiple of it.
+    assert (evidence.grid.spacing_hz / 1102.5) % 1 == pytest.approx(0.0, abs=1e-6)
+    assert f"every {evidence.grid.spacing_hz:.1f} Hz" in evidence.label
+    assert np.all(np.diff(evidence.peaks_hz) == pytest.approx(evidence.grid.spacing_hz))
+
+
+async def test_html_report_shows_verdicts_windows_and_peaks_offline(inputs, tmp_path: Path, capsys) -> None:
+    report = tmp_path / "out.html"
+    args = ["analyze", *(str(inputs[k]) for k in ("human", "ai", "short", "bad")), "--report", str(report)]
+    # main() runs its own event loop, so it gets a thread of its own here.
+    assert await asyncio.to_thread(main, args) == 1  # the unreadable file fails the run; the report is still written
+    capsys.readouterr()
+    async with chromium() as browser:
+        context = await browser.new_context(offline=True, viewport={"width": 1000, "height": 900})
+        requested: list[str] = []
+        context.on("request", lambda request: requested.append(request.url))
+        page = await context.new_page()
+        await page.goto(report.as_uri())
+        await page.screenshot(path=tmp_path / "report.png", full_page=True)
+        assert requested == [report.as_uri()]  # everything is inline
+
+        sections = page.locator("section.input")
+        assert await sections.count() == 4
+        human, ai, short, bad = (sections.nth(i) for i in range(4))
+        assert (await human.locator(".verdict").inner_text()).startswith("Not AI-generated")
+        assert (await ai.locator(".verdict").inner_text()).startswith("AI-generated music")
+        for section in (human, ai):  # 24 s = 6 windows of 4 s, one bar each
+            assert await section.locator("rect.window-bar").count() == 6
+            assert "6 windows" in await section.locator("h3").first.inner_text()
+
+        title = await ai.locator("svg text.title").text_content()
+        spacing = float(re.search(r"peaks every ([\d.]+) Hz", title).group(1))
+        marked = [float(hz) for hz in await ai.locator("line.grid-peak.detected").evaluate_all("ls => ls.map(l => l.dataset.hz)")]
+        assert marked and marked[0] % spacing == pytest.approx(0.0, abs=0.1)
+        assert np.diff(marked) == pytest.approx(spacing, abs=0.1)
+        assert await human.locator("line.grid-peak.detected").count() == 0
+
+        for section, status in ((short, "too_short"), (bad, "invalid_file")):
+            assert status in await section.locator(".verdict").inner_text()
+            assert await section.locator("svg").count() == 0
+
+        # Sorting the summary by AI score puts the AI file last, then first.
+        header = page.locator("#summary th", has_text="AI score")
+        await header.click()
+        names = await page.locator("#summary tbody tr td:first-child").all_inner_texts()
+        assert names[-1].endswith("ai.flac")
+        await header.click()
+        names = await page.locator("#summary tbody tr td:first-child").all_inner_texts()
+        assert names[0].endswith("ai.flac")
+        await page.locator("#summary a", has_text="bad.mp3").click()
+        assert page.url.endswith("#input-3")
+
+
+def test_png_report_is_one_image_with_both_plots(inputs, tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    report = tmp_path / "ticket.png"
+    assert main(["analyze", str(inputs["ai"]), "--report", str(report)]) == 0
+    capsys.readouterr()
+    with Image.open(report) as image:
+        assert image.format == "PNG"
+        width, height = image.size
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    assert width > 1000 and height > 250
+    # Red decoder-grid lines and the red AI bars are drawn (not a blank canvas).
+    red = (pixels[..., 0] > 180) & (pixels[..., 1] < 120) & (pixels[..., 2] < 120)
+    assert red.sum() > 500
+
+
+def test_report_with_an_unknown_format_is_a_usage_error(inputs, tmp_path: Path, capsys) -> None:
+    assert main(["analyze", str(inputs["human"]), "--report", str(tmp_path / "out.pdf")]) == 2
+    assert "must end in .html or .png" in capsys.readouterr().err
+    assert not (tmp_path / "out.pdf").exists()
