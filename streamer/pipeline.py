@@ -80,6 +80,23 @@ class _WindowQueue:
         return len(self._items)
 
 
+class _ThrottledWarning:
+    """Log a recurring condition at most once per interval, with a running count: a source
+    that stays over budget should say so, not fill the log with a line per window."""
+
+    INTERVAL_S = 60.0
+
+    def __init__(self, template: str) -> None:
+        self._template = template
+        self._next = 0.0
+
+    def note(self, count: int) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            log.warning(self._template, count)
+            self._next = now + self.INTERVAL_S
+
+
 async def analyse_stream(
     source: Source,
     engine: Engine,
@@ -109,6 +126,7 @@ async def analyse_stream(
     failure: tuple[Status, str] | None = None
 
     limit = None if max_seconds is None else round(max_seconds * SAMPLE_RATE)
+    drop_warning = _ThrottledWarning(f"{source.id}: engine behind real time, %d windows dropped so far")
 
     async def capture() -> None:
         nonlocal failure
@@ -117,7 +135,7 @@ async def analyse_stream(
                 for window in windower.feed(event):
                     if await queue.put(window):
                         metrics.windows_dropped(source.id, "engine_behind")
-                        log.warning("%s: engine behind real time, dropped the oldest queued window", source.id)
+                        drop_warning.note(queue.dropped)
                     metrics.queue_depth(source.id, len(queue))
                 if limit is not None and windower.frames_received >= limit:
                     break
@@ -147,14 +165,26 @@ async def analyse_stream(
             if failure is not None and failure[0] is Status.ERROR:
                 continue  # the engine already failed: drain the queue
             started = time.perf_counter()
+            in_flight = asyncio.ensure_future(judge(window))
+            cancelled = False
             try:
-                verdicts = await judge(window)
+                try:
+                    verdicts = await asyncio.shield(in_flight)
+                except asyncio.CancelledError:
+                    # Stopping must not lose the window being analysed: finish it, publish it,
+                    # then let the caller drain the queue.
+                    cancelled = True
+                    verdicts = await in_flight
             except EngineError as exc:
                 failure = (Status.ERROR, str(exc))
+                if cancelled:
+                    raise asyncio.CancelledError from None
                 continue
             metrics.inference(engine.name, time.perf_counter() - started, window.frames / SAMPLE_RATE)
             metrics.queue_depth(source.id, len(queue))
             await publish(verdicts)
+            if cancelled:
+                raise asyncio.CancelledError
         if isinstance(session, DeferredSession) and not (failure is not None and failure[0] is Status.ERROR):
             try:
                 await publish(await session.flush())

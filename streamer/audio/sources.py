@@ -8,7 +8,7 @@ from .device_source import CaptureDevice, DeviceSource, list_devices
 from .file_source import FileSource
 from .source import Source, SourceError
 from .stdin_source import StdinSource
-from .url_source import Backoff, UrlSource
+from .url_source import Backoff, UrlSource, normalise_url
 
 
 def open_source(
@@ -26,9 +26,7 @@ def open_source(
         return StdinSource(raw_format, rate, channels)
     if spec.startswith("device:"):
         return DeviceSource(spec.removeprefix("device:") or None)
-    if spec.lower().startswith("icecast://"):  # plain HTTP, spelled for humans
-        spec = "http://" + spec[len("icecast://") :]
-    if is_network(spec):
+    if is_network(normalise_url(spec)):
         return UrlSource(spec)
     return FileSource(spec, realtime=realtime)
 

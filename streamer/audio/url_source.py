@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import av
 
@@ -19,6 +20,16 @@ from .resample import Resampler
 from .source import SourceError
 
 log = logging.getLogger(__name__)
+
+
+#: ffmpeg's HLS demuxer sleeps up to a target duration inside one read while it waits for the
+#: next segment, and a read timeout shorter than that ends a healthy live stream.
+HLS_MIN_TIMEOUT_S = 30.0
+
+
+def normalise_url(url: str) -> str:
+    """``icecast://`` is plain HTTP, spelled for humans."""
+    return "http://" + url[len("icecast://") :] if url.lower().startswith("icecast://") else url
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +67,14 @@ class UrlSource(BufferedLiveSource):
         timeout_s: float = OPEN_TIMEOUT_S,
         buffer_s: float = 30.0,
         chunk_s: float = 0.1,
+        hls: bool | None = None,
     ) -> None:
         super().__init__(url, buffer_s=buffer_s)
-        self.url = url
+        self.url = url = normalise_url(url)
+        if hls is None:  # not told: recognise a playlist by its name
+            hls = urlsplit(url).path.lower().endswith((".m3u8", ".m3u"))
+        if hls:
+            timeout_s = max(timeout_s, HLS_MIN_TIMEOUT_S)
         self.max_retries = max_retries
         self.retry_forever = retry_forever
         self.backoff = backoff
