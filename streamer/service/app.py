@@ -37,7 +37,9 @@ def run_service(path: Path) -> int:
 
 async def _serve(path: Path, config: ServiceConfig) -> int:
     engines = EnginePool()
-    service = Service(_sinks(config, engines), engines)
+    sinks = _sinks(config, engines)
+    web = await _start_web(config, sinks)
+    service = Service(sinks, engines)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -69,6 +71,8 @@ async def _serve(path: Path, config: ServiceConfig) -> int:
                 async with asyncio.timeout(SINKS_STOP_S):
                     await sink.aclose()  # MQTT: deliver what is queued
         await engines.aclose()
+        if web is not None:
+            await web.cleanup()
     return 0
 
 
@@ -88,7 +92,7 @@ async def _reload(path: Path, current: ServiceConfig, service: Service) -> Servi
 
 def _sinks(config: ServiceConfig, engines: EnginePool) -> list[Sink]:
     """The outputs named in the config. Call inside the event loop (MQTT connects in the background)."""
-    from ..sinks.metrics import MetricsSink, metrics, start_metrics_server
+    from ..sinks.metrics import MetricsSink, metrics
     from ..sinks.mqtt_sink import InstanceInfo, create_mqtt_sink
     from ..sinks.settings import EventSettings
 
@@ -97,13 +101,29 @@ def _sinks(config: ServiceConfig, engines: EnginePool) -> list[Sink]:
     engine = engines.get(config.resolve(config.sources[0]))  # names the instance's engine on MQTT and /metrics
     metrics.build_info(engine.name, engine.model_version)
     if config.metrics is not None:
-        start_metrics_server(config.metrics.host, config.metrics.port)
         sinks.append(MetricsSink(metrics, config.mqtt.events if config.mqtt else EventSettings()))
     if config.mqtt is not None:
         window = defaults.window
         info = InstanceInfo(engine.name, engine.model_version, window.length_s, window.hop_s or window.length_s)
         sinks.append(create_mqtt_sink(config.mqtt, info))
     return sinks
+
+
+async def _start_web(config: ServiceConfig, sinks: list[Sink]):
+    """The ``metrics`` port serves the live status page, /events, /metrics and /healthz; its board joins ``sinks``."""
+    if config.metrics is None:
+        return None
+    from ..sinks.metrics import metrics
+    from ..web import StatusSink, start_web_server
+
+    board = StatusSink(events=config.mqtt.events if config.mqtt else None)
+    host, port = config.metrics.host, config.metrics.port
+    try:
+        runner = await start_web_server(host, port, board, metrics.registry)
+    except OSError as exc:
+        raise ConfigError([f"metrics: cannot listen on {host}:{port}: {exc.strerror or exc}"]) from None
+    sinks.append(board)
+    return runner
 
 
 def print_schema() -> int:
