@@ -31,24 +31,16 @@ from streamer.audio.sources import open_source  # noqa: E402
 from streamer.config import AnalysisSettings  # noqa: E402
 from streamer.engines import create_engine  # noqa: E402
 from streamer.pipeline import analyse_stream  # noqa: E402
+from streamer.sinks.base import SinkBase  # noqa: E402
 from streamer.synth import music  # noqa: E402
 
 
-class LatencySink:
+class LatencySink(SinkBase):
     def __init__(self) -> None:
         self.latencies_ms: list[float] = []
 
     async def on_window(self, source_id, verdict) -> None:
         self.latencies_ms.append(verdict.latency_ms)
-
-    async def on_summary(self, source_id, summary) -> None:
-        pass
-
-    async def on_source_state(self, source_id, state, detail="") -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
 
 
 async def _delayed(delay_s: float, coro):

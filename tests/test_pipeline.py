@@ -10,6 +10,7 @@ from streamer.config import AnalysisSettings
 from streamer.engines.base import StreamInfo
 from streamer.engines.local.engine import LocalEngine
 from streamer.pipeline import analyse_stream
+from streamer.sinks.base import SinkBase
 from streamer.synth import music
 
 
@@ -44,7 +45,7 @@ class SlowEngine:
         await self._engine.aclose()
 
 
-class Recorder:
+class Recorder(SinkBase):
     def __init__(self) -> None:
         self.published: list[int] = []
         self.first = asyncio.Event()
@@ -52,15 +53,6 @@ class Recorder:
     async def on_window(self, source_id, verdict) -> None:
         self.published.append(verdict.start_ms)
         self.first.set()
-
-    async def on_summary(self, source_id, summary) -> None:
-        pass
-
-    async def on_source_state(self, source_id, state, detail="") -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
 
 
 async def test_stopping_finishes_the_window_in_flight_and_those_already_cut(tmp_path):

@@ -22,3 +22,19 @@ class Sink(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class SinkBase:
+    """No-op implementations of :class:`Sink`: subclass it and override what you need."""
+
+    async def on_window(self, source_id: str, verdict: WindowVerdict) -> None:
+        pass
+
+    async def on_summary(self, source_id: str, summary: StreamSummary) -> None:
+        pass
+
+    async def on_source_state(self, source_id: str, state: str, detail: str = "") -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass

@@ -8,10 +8,13 @@ from typing import TextIO
 
 from ..results import done_dict, window_dict
 from ..types import StreamSummary, WindowVerdict
+from .base import SinkBase
 
 
-class JsonLinesSink:
+class JsonLinesSink(SinkBase):
     """One JSON document per line, flushed at once (Modulate streaming shapes).
+
+    It carries results only: source states go to logs, MQTT and the status page.
 
     ``{"type":"window","window":{…}}`` per window, ``{"type":"done",…}`` at the
     end; with several sources each line also names its ``source``.
@@ -32,12 +35,6 @@ class JsonLinesSink:
 
     async def on_summary(self, source_id: str, summary: StreamSummary) -> None:
         self._write(source_id, done_dict(summary))
-
-    async def on_source_state(self, source_id: str, state: str, detail: str = "") -> None:
-        pass  # the JSON stream carries results only; states go to logs and MQTT
-
-    async def aclose(self) -> None:
-        pass
 
 
 def format_table(name: str, summary: StreamSummary) -> str:
