@@ -60,14 +60,26 @@ class _WindowQueue:
         async with self._changed:
             if item is not None and len(self._items) >= self._capacity:
                 if self._live:
-                    self._items.popleft()
-                    self.dropped += 1
+                    item = self._drop_oldest(item)
                     dropped = True
                 else:
                     await self._changed.wait_for(lambda: len(self._items) < self._capacity)
             self._items.append(item)
             self._changed.notify_all()
         return dropped
+
+    def _drop_oldest(self, incoming: Window) -> Window:
+        """Drop the oldest window; its successor carries the audio nobody analysed as its gap
+        (the dropped window's own gap plus everything from its start to the successor's).
+        Returns ``incoming``, updated when it is that successor."""
+        lost = self._items.popleft()
+        self.dropped += 1
+        successor = self._items[0] if self._items else incoming
+        gap_s = lost.gap_before_s + (successor.start_frame - lost.start_frame) / SAMPLE_RATE
+        if self._items:
+            self._items[0] = dataclasses.replace(successor, gap_before_s=gap_s)
+            return incoming
+        return dataclasses.replace(incoming, gap_before_s=gap_s)
 
     async def get(self) -> Window | None:
         async with self._changed:

@@ -68,3 +68,26 @@ async def test_stopping_finishes_the_window_in_flight_and_those_already_cut(tmp_
     assert sink.published == engine.started  # every window the engine began is published, in order
     assert summary.window_count == len(sink.published)
     await engine.aclose()
+
+
+async def test_a_full_live_queue_drops_the_oldest_and_reports_the_lost_audio_as_a_gap():
+    import numpy as np
+
+    from streamer.pipeline import _WindowQueue
+    from streamer.types import SAMPLE_RATE, Window
+
+    def window(i: int, gap_s: float = 0.0) -> Window:
+        return Window(i, i * 4 * SAMPLE_RATE, np.zeros((4 * SAMPLE_RATE, 1), np.float32), 0.0, gap_s)
+
+    queue = _WindowQueue(3, live=True)
+    assert [await queue.put(window(i, gap_s=1.5 if i == 0 else 0.0)) for i in range(5)] == [False] * 3 + [True] * 2
+    assert queue.dropped == 2
+    kept = [await queue.get() for _ in range(3)]
+    assert [w.index for w in kept] == [2, 3, 4]
+    # windows 0 (after a 1.5 s stream gap) and 1 were never analysed: 1.5 + 8 s missing before window 2
+    assert kept[0].gap_before_s == 9.5 and kept[1].gap_before_s == 0.0
+
+    single = _WindowQueue(1, live=True)
+    await single.put(window(0))
+    await single.put(window(1))
+    assert (await single.get()).gap_before_s == 4.0
