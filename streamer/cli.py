@@ -109,10 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the Modulate, Pex, Mippia and Undetectable.AI APIs on one port")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    serve.add_argument("--api-key", action="append", default=[], dest="api_keys", metavar="KEY",
-                       help="accept this API key (repeatable; or AIMD_API_KEYS=k1,k2)")
+    serve.add_argument("--api-key", action="append", default=[], dest="api_keys", metavar="KEY[:API,…]",
+                       help="accept this API key, for every API or the listed ones (modulate, modulate-music, mippia, undetectable); "
+                            "repeatable; or AIMD_API_KEYS='k1 k2:modulate,mippia' (space-separated)")
     serve.add_argument("--pex-client", action="append", default=[], dest="pex_clients", metavar="ID:SECRET",
-                       help="accept this Pex OAuth client (repeatable; or AIMD_PEX_CLIENTS=id:secret,…)")
+                       help="accept this Pex OAuth client (repeatable; or AIMD_PEX_CLIENTS='id:secret …', space-separated)")
     serve.add_argument("--open", action="store_true", help="accept requests without credentials (loopback only)")
     serve.add_argument("--max-concurrent-per-key", type=int, metavar="N", help="requests / open streams per key (default 25)")
     serve.add_argument("--data-dir", type=Path, help="task database, uploads and signing key (default ~/.local/state/aimd/serve)")
@@ -447,7 +448,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _env_list(name: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    # Space-separated: a comma belongs to an entry (KEY:api1,api2).
+    return os.environ.get(name, "").split()
 
 
 # ---------------------------------------------------------------- demo

@@ -68,8 +68,8 @@ def test_batch_error_paths(server, mp3, tmp_path):
     assert _batch(server, big).status_code == 413
 
 
-async def _stream(server, query: str, data: bytes, chunk: int, end: str = "") -> tuple[list[dict], int]:
-    url = f"ws://{server}/api/velma-2-ai-music-detection-streaming?api_key={KEY}&{query}"
+async def _stream(server, query: str, data: bytes, chunk: int, end: str = "", key: str = KEY) -> tuple[list[dict], int]:
+    url = f"ws://{server}/api/velma-2-ai-music-detection-streaming?api_key={key}&{query}"
     messages = []
     async with websockets.connect(url, max_size=None) as ws:
         try:  # the server may close early (an error): stop sending, still read what it said
@@ -96,6 +96,16 @@ async def test_stream_chunking_gives_identical_windows(server, chunk):
     test_stream_chunking_gives_identical_windows.seen = getattr(test_stream_chunking_gives_identical_windows, "seen", [])
     test_stream_chunking_gives_identical_windows.seen.append(messages)
     assert all(seen == messages for seen in test_stream_chunking_gives_identical_windows.seen)
+
+
+async def test_container_stream_in_one_byte_frames_gives_the_windows_of_one_frame(server, tmp_path):
+    """The incremental demuxer must not depend on how the bytes are cut: a 1-byte frame is the hardest cut."""
+    data = encode(tmp_path / "s.mp3", music(4.5, 22050, 1), 22050, "mp3", bitrate=32_000).read_bytes()
+    whole, whole_code = await _stream(server, "audio_format=mp3", data, 1 << 20)
+    bytewise, bytewise_code = await _stream(server, "audio_format=mp3", data, 1)
+    assert whole_code == bytewise_code == 1000
+    assert [m["type"] for m in whole] == ["window", "done"]
+    assert bytewise == whole
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "flac", "wav", "ogg"])

@@ -18,6 +18,7 @@ from ..pipeline import analyse_stream
 from ..types import SAMPLE_RATE, PcmBlock, SourceEvent, Status, StreamSummary
 from ..vendors.pex import STATUS_MESSAGES
 from .context import ServerContext
+from .settings import Api
 from .task_runner import TaskFailed
 from .tasks import TaskRecord
 
@@ -85,5 +86,5 @@ async def analyse_task_input(ctx: ServerContext, task: TaskRecord, *, max_second
     summary = await analyse_file(path, ctx.engine, ctx.settings.analysis, max_seconds=max_seconds)
     if failure := unanalysable(summary):
         raise TaskFailed(failure)
-    await ctx.tasks.store.add_usage(task.owner, summary.duration_s)
+    await ctx.quotas.charge(task.owner, Api(task.kind), summary.duration_s)
     return summary

@@ -13,10 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..engines.base import Engine
 from ..engines.local.engine import LocalEngine
-from . import mippia_routes, modulate_routes, pex_routes, undetectable_routes
 from ..web.app import add_status_routes
+from . import mippia_routes, modulate_routes, pex_routes, undetectable_routes
 from .auth import Credentials
 from .context import ServerContext
+from .quotas import Quotas, RateLimiter
 from .settings import ServerSettings
 from .storage import DATABASE_FILE, UPLOAD_FOLDERS, load_secret, remove_old_files
 from .task_runner import TaskRunner
@@ -73,7 +74,11 @@ def create_app(settings: ServerSettings, engine: Engine | None = None) -> web.Ap
     # The body limit is enforced while streaming uploads (uploads.py), not by aiohttp's buffer.
     app = web.Application(client_max_size=settings.max_upload_bytes + 1024 * 1024, middlewares=[_count_statuses])
     tasks = TaskRunner(TaskStore(settings.data_dir / DATABASE_FILE), settings.task_workers)
-    ctx = ServerContext(settings, engine or LocalEngine(settings.analysis.decision), Credentials(settings), tasks, load_secret(settings.data_dir))
+    credentials = Credentials(settings)
+    ctx = ServerContext(
+        settings, engine or LocalEngine(settings.analysis.decision), credentials, tasks, load_secret(settings.data_dir),
+        Quotas(tasks.store, credentials), RateLimiter(settings.mippia_requests_per_minute),
+    )  # fmt: skip
     app[ServerContext.KEY] = ctx
     tasks.register(undetectable_routes.KIND, undetectable_routes.job(ctx))
     app.router.add_get("/healthz", _healthz)

@@ -9,8 +9,9 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from .settings import ServerSettings
+from .settings import Api, ServerSettings
 
 OPEN_PRINCIPAL = "open"
 
@@ -19,15 +20,39 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
+def _principal_of(digest: bytes) -> str:
+    return digest.hex()[:12]
+
+
 class OverLimit(Exception):
     """The principal already has its maximum of requests in flight."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a principal may do: which APIs, and how much audio per API per month."""
+
+    apis: frozenset[Api]
+    quota_s: float
+
+
+_NOTHING = Policy(frozenset(), 0.0)
 
 
 class Credentials:
     def __init__(self, settings: ServerSettings) -> None:
         self._open = settings.open
-        self._keys = [_digest(k) for k in settings.api_keys]
-        self._clients = {cid: _digest(secret) for cid, _, secret in (c.partition(":") for c in settings.pex_clients)}
+        self._keys = [_digest(k.key) for k in settings.api_keys]
+        self._clients = {c.id: _digest(c.secret) for c in settings.pex_clients}
+        default_s = settings.audio_quota_hours * 3600
+        key_apis = frozenset(Api) - {Api.PEX}
+        self._policies = {
+            OPEN_PRINCIPAL: Policy(frozenset(Api), default_s),
+            **{_principal_of(_digest(k.key)): Policy(frozenset(k.apis) if k.apis is not None else key_apis,
+                                                     (k.audio_quota_hours or settings.audio_quota_hours) * 3600)
+               for k in settings.api_keys},
+            **{c.id: Policy(frozenset({Api.PEX}), (c.audio_quota_hours or settings.audio_quota_hours) * 3600) for c in settings.pex_clients},
+        }  # fmt: skip
         self._tokens: dict[bytes, tuple[str, float]] = {}  # token digest → (client id, expiry)
         self._limit = settings.max_concurrent_per_key
         self._in_flight: Counter[str] = Counter()
@@ -41,7 +66,11 @@ class Credentials:
         digest = _digest(key)
         # Compare against every key so timing does not reveal which one matched.
         matched = [hmac.compare_digest(digest, k) for k in self._keys]
-        return digest.hex()[:12] if any(matched) else None
+        return _principal_of(digest) if any(matched) else None
+
+    def policy(self, principal: str) -> Policy:
+        """A principal no longer configured (a task's owner whose key was removed) may do nothing more."""
+        return self._policies.get(principal, _NOTHING)
 
     def pex_client(self, client_id: str, secret: str) -> bool:
         expected = self._clients.get(client_id, _digest(secrets.token_hex(16)))

@@ -13,6 +13,7 @@ from ..sinks.metrics import Metrics
 from ..sinks.metrics import metrics as process_metrics
 from ..web.status import StatusSink
 from .auth import Credentials
+from .quotas import Quotas, RateLimiter
 from .settings import ServerSettings
 from .task_runner import TaskRunner
 
@@ -25,6 +26,8 @@ class ServerContext:
     tasks: TaskRunner
     #: HMAC key of presigned upload URLs (kept in the data directory).
     secret: bytes
+    quotas: Quotas
+    mippia_rate: RateLimiter
     #: The process-wide Prometheus metrics (the server's and the engine's, on one /metrics).
     metrics: Metrics = field(default_factory=lambda: process_metrics)
     #: What the live status page shows: one row per open stream.

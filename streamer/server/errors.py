@@ -11,6 +11,14 @@ from ..vendors.errors import RequestError, detail_body
 from .uploads import MissingField, UploadTooLarge
 
 
+class RateLimited(Exception):
+    """Too many requests from one key: 429 with ``Retry-After``."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
 def answers_request_errors(handler):
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -22,6 +30,9 @@ def answers_request_errors(handler):
             return web.json_response(detail_body(f"field '{exc.field}' is required"), status=422)
         except UploadTooLarge:
             return web.json_response(detail_body("file too large"), status=413)
+        except RateLimited as exc:
+            headers = {"Retry-After": str(exc.retry_after_s)}
+            return web.json_response(detail_body("Rate limit exceeded. Please slow down."), status=429, headers=headers)
 
     return wrapped
 

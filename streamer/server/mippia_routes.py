@@ -14,7 +14,9 @@ from ..vendors.errors import RequestError
 from ..vendors.mippia import ModelTier, TaskStatus
 from .analysis import analyse_task_input
 from .context import ServerContext
-from .errors import answers_request_errors, json_body
+from .errors import RateLimited, answers_request_errors, json_body
+from .quotas import NotEnabled, QuotaExceeded
+from .settings import Api
 from .storage import keep
 from .task_runner import TaskFailed
 from .tasks import TaskRecord, TaskState
@@ -31,10 +33,23 @@ _STATUS = {TaskState.QUEUED: TaskStatus.PENDING, TaskState.RUNNING: TaskStatus.P
 WEBHOOKS = web.AppKey("mippia_webhooks", WebhookSender)
 
 
-def _principal(request: web.Request) -> str:
-    principal = ServerContext.of(request).credentials.api_key_principal(pex.parse_bearer(request.headers.get("Authorization")))
+async def _principal(request: web.Request, *, analysis: bool = False) -> str:
+    """The caller, within its request rate, enabled for MIPPIA and, when it asks for an ``analysis``, within its quota."""
+    ctx = ServerContext.of(request)
+    principal = ctx.credentials.api_key_principal(pex.parse_bearer(request.headers.get("Authorization")))
     if principal is None:
         raise RequestError("Invalid API key.", 401)
+    if not ctx.mippia_rate.allow(principal):
+        raise RateLimited(ctx.mippia_rate.retry_after_s(principal))
+    try:
+        if analysis:
+            await ctx.quotas.admit(principal, Api.MIPPIA)
+        elif Api.MIPPIA not in ctx.credentials.policy(principal).apis:
+            raise NotEnabled(Api.MIPPIA.value)
+    except NotEnabled:
+        raise RequestError("This API key is not enabled for AI detection.", 403) from None
+    except QuotaExceeded:
+        raise RequestError("Insufficient credits.", 403) from None
     return principal
 
 
@@ -60,7 +75,7 @@ async def _receive_music(request: web.Request, principal: str) -> tuple[str, Pat
 
 @answers_request_errors
 async def upload_music(request: web.Request) -> web.Response:
-    music_id, path = await _receive_music(request, _principal(request))
+    music_id, path = await _receive_music(request, await _principal(request))
     return web.json_response(mippia.upload_response(music_id, path.stem, time.time()))
 
 
@@ -68,7 +83,7 @@ async def upload_music(request: web.Request) -> web.Response:
 async def detect(request: web.Request) -> web.Response:
     """JSON ``{"musicId"}`` (v1.1.1+) or, as older clients do, the multipart ``file`` itself."""
     ctx = ServerContext.of(request)
-    principal = _principal(request)
+    principal = await _principal(request, analysis=True)
     try:
         tier = mippia.parse_tier(request.match_info["model_name"])
     except ValueError as exc:
@@ -89,7 +104,7 @@ async def detect(request: web.Request) -> web.Response:
 
 @answers_request_errors
 async def result(request: web.Request) -> web.Response:
-    principal = _principal(request)
+    principal = await _principal(request)
     record = await ServerContext.of(request).tasks.store.get(request.match_info["task_id"])
     if record is None or record.kind != KIND or record.owner != principal:
         raise RequestError("task not found", 404)

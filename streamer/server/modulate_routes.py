@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 from ..audio.source import SourceError
 from ..engines.base import EngineError, StreamInfo
 from ..sinks.base import Sink
-from ..types import Status
+from ..types import SAMPLE_RATE, Status
 from ..vendors import modulate, modulate_music
 from ..vendors.errors import detail_body
 from ..vendors.modulate import CloseCode, ErrorText
@@ -32,6 +32,8 @@ from .auth import OverLimit
 from .context import ServerContext
 from .incremental_decode import decoder_for
 from .music_speech import analyse_music_speech, routing_classifier
+from .quotas import NotEnabled, QuotaExceeded, Quotas
+from .settings import Api
 from .uploads import MissingField, Upload, UploadTooLarge, receive_file_field
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ async def batch(request: web.Request) -> web.Response:
         v2 = _v2(request)
         return summary.duration_s, lambda ms: modulate.batch_response(summary, filename=upload.filename, latency_ms=ms, v2=v2)
 
-    return await _batch(request, analyse)
+    return await _batch(request, Api.MODULATE, analyse)
 
 
 async def music_batch(request: web.Request) -> web.Response:
@@ -81,10 +83,10 @@ async def music_batch(request: web.Request) -> web.Response:
             return _detail(400, ErrorText.UNPROCESSABLE)
         return duration_s, lambda ms: modulate_music.batch_response(frames, filename=upload.filename, duration_s=duration_s, latency_ms=ms)
 
-    return await _batch(request, analyse)
+    return await _batch(request, Api.MODULATE_MUSIC, analyse)
 
 
-async def _batch(request: web.Request, analyse: Callable[[Upload], Awaitable[_Analysed | web.Response]]) -> web.Response:
+async def _batch(request: web.Request, api: Api, analyse: Callable[[Upload], Awaitable[_Analysed | web.Response]]) -> web.Response:
     """Both batch APIs: ``X-API-Key``, the ``upload_file`` part, the concurrency slot and the error answers."""
     ctx = ServerContext.of(request)
     key = request.headers.get("X-API-Key")
@@ -95,6 +97,7 @@ async def _batch(request: web.Request, analyse: Callable[[Upload], Awaitable[_An
         return _detail(401, ErrorText.INVALID_KEY)
     started = time.perf_counter()
     try:
+        await ctx.quotas.admit(principal, api)
         with ctx.credentials.slot(principal):
             upload = await receive_file_field(request, "upload_file", ctx.settings.max_upload_bytes)
             try:
@@ -103,6 +106,10 @@ async def _batch(request: web.Request, analyse: Callable[[Upload], Awaitable[_An
                 analysed = await analyse(upload)
             finally:
                 upload.discard()
+    except NotEnabled:
+        return _detail(403, ErrorText.NOT_ENABLED)
+    except QuotaExceeded:
+        return _detail(403, ErrorText.MONTHLY_LIMIT)
     except OverLimit:
         return _detail(429, ErrorText.NO_CREDITS)
     except MissingField as exc:
@@ -112,6 +119,7 @@ async def _batch(request: web.Request, analyse: Callable[[Upload], Awaitable[_An
     if isinstance(analysed, web.Response):
         return analysed
     audio_s, build = analysed
+    await ctx.quotas.charge(principal, api, audio_s)
     latency_ms = (time.perf_counter() - started) * 1000
     ctx.metrics.serve_batch(audio_s, latency_ms / 1000)
     return web.json_response(build(latency_ms))
@@ -122,19 +130,20 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     session = StreamingSession(
         ctx.settings.analysis, decoder_for, engine=ctx.engine.name, model_version=ctx.engine.model_version, v2=_v2(request)
     )
-    return await _serve_stream(request, session)
+    return await _serve_stream(request, Api.MODULATE, session)
 
 
 async def music_stream(request: web.Request) -> web.WebSocketResponse:
     silence_dbfs = ServerContext.of(request).settings.analysis.decision.silence_dbfs
-    return await _serve_stream(request, MusicSpeechSession(decoder_for, routing_classifier(silence_dbfs)))
+    return await _serve_stream(request, Api.MODULATE_MUSIC, MusicSpeechSession(decoder_for, routing_classifier(silence_dbfs)))
 
 
-async def _serve_stream(request: web.Request, session: DecodingSession) -> web.WebSocketResponse:
+async def _serve_stream(request: web.Request, api: Api, session: DecodingSession) -> web.WebSocketResponse:
     """Both streaming APIs: key check, concurrency slot, then the session's protocol on the socket."""
     ctx = ServerContext.of(request)
     settings = ctx.settings
-    ws = web.WebSocketResponse(heartbeat=settings.ws_ping_interval_s, max_msg_size=16 * 1024 * 1024)
+    # No permessage-deflate: PCM barely compresses, and deflating every frame costs both sides CPU.
+    ws = web.WebSocketResponse(heartbeat=settings.ws_ping_interval_s, max_msg_size=16 * 1024 * 1024, compress=False)
     await ws.prepare(request)
     ctx.sockets.add(ws)
     principal = ctx.credentials.api_key_principal(request.query.get("api_key"))
@@ -142,19 +151,42 @@ async def _serve_stream(request: web.Request, session: DecodingSession) -> web.W
         await _perform(ws, session.fail(CloseCode.BAD_API_KEY, ErrorText.INVALID_KEY))
         return ws
     try:
+        await ctx.quotas.admit(principal, api)
         with ctx.credentials.slot(principal):
             ctx.metrics.serve_streams_open(+1)
             try:
-                await _run_stream(ws, session, ctx, principal, request.query)
+                await _run_stream(ws, session, ctx, _Meter(ctx.quotas, principal, api), request.query)
             finally:
                 ctx.metrics.serve_streams_open(-1)
+    except NotEnabled:
+        await _perform(ws, session.fail(CloseCode.FORBIDDEN, ErrorText.NOT_ENABLED))
+    except QuotaExceeded:
+        await _perform(ws, session.fail(CloseCode.OVER_QUOTA, ErrorText.MONTHLY_LIMIT))
     except OverLimit:
         await _perform(ws, session.fail(CloseCode.OVER_QUOTA, ErrorText.NO_CREDITS))
     return ws
 
 
+class _Meter:
+    """Charges a stream's audio to its key as it arrives (a radio stream may never end)."""
+
+    #: Audio between two charges: the stream overruns a spent quota by at most this.
+    EVERY_FRAMES = 4 * SAMPLE_RATE
+
+    def __init__(self, quotas: Quotas, principal: str, api: Api) -> None:
+        self._quotas, self._principal, self._api = quotas, principal, api
+        self._charged = 0
+
+    async def charge(self, frames_received: int, *, final: bool = False) -> bool:
+        """False when the quota is used up."""
+        if not final and frames_received - self._charged < self.EVERY_FRAMES:
+            return True
+        frames, self._charged = frames_received - self._charged, frames_received
+        return await self._quotas.charge(self._principal, self._api, frames / SAMPLE_RATE)
+
+
 async def _run_stream(
-    ws: web.WebSocketResponse, session: DecodingSession, ctx: ServerContext, principal: str, query: Mapping[str, str]
+    ws: web.WebSocketResponse, session: DecodingSession, ctx: ServerContext, meter: _Meter, query: Mapping[str, str]
 ) -> None:
     actions = session.connect(query)
     if actions:
@@ -180,6 +212,9 @@ async def _run_stream(
                 step = session.receive_bytes if msg.type == WSMsgType.BINARY else session.receive_text
                 args = (msg.data, time.time())
                 queue.put_nowait(await asyncio.to_thread(step, *args) if in_thread else step(*args))
+                if not await meter.charge(session.frames_received):
+                    queue.put_nowait(session.fail(CloseCode.OVER_QUOTA, ErrorText.MONTHLY_LIMIT))
+                    break
             else:  # close / error: the client left without ""
                 session.client_gone()
                 break
@@ -192,6 +227,7 @@ async def _run_stream(
         session.client_gone()
         await engine_session.aclose()
         ctx.board.forget(stream_id)
+        await meter.charge(session.frames_received, final=True)
 
 
 async def _analyse(ws, session: DecodingSession, engine_session, queue: asyncio.Queue, board: Sink, stream_id: str) -> None:

@@ -15,6 +15,8 @@ from .analysis import analyse_file
 from .auth import OverLimit
 from .context import ServerContext
 from .fetch_guard import ForbiddenAddress, PublicOnlyResolver, check_literal_host
+from .quotas import QuotaExceeded
+from .settings import Api
 from .uploads import (
     CHUNK,
     MissingField,
@@ -72,6 +74,7 @@ async def _detect(request: web.Request, receive) -> web.Response:
         return _error(401, "Missing or invalid OAuth token.")
     request_id = pex.new_request_id()
     try:
+        await ctx.quotas.admit(principal, Api.PEX)
         with ctx.credentials.slot(principal):
             upload = await receive(ctx)
             if isinstance(upload, Status):
@@ -82,6 +85,9 @@ async def _detect(request: web.Request, receive) -> web.Response:
                 summary = await analyse_file(upload.path, ctx.engine, _pex_analysis(ctx))
             finally:
                 upload.discard()
+        await ctx.quotas.charge(principal, Api.PEX, summary.duration_s)
+    except QuotaExceeded:
+        return _error(429, "Monthly audio quota used up; retry next month.")
     except OverLimit:
         return _error(429, "Too many requests in flight; retry with backoff.")
     except MissingField as exc:

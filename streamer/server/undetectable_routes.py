@@ -15,6 +15,8 @@ from ..vendors.undetectable import TaskStatus
 from .analysis import analyse_task_input, media_duration_s
 from .context import ServerContext
 from .errors import answers_request_errors, json_body
+from .quotas import NotEnabled, QuotaExceeded
+from .settings import Api
 from .storage import keep
 from .tasks import TaskRecord, TaskState
 from .uploads import receive_body
@@ -37,14 +39,18 @@ def _principal(request: web.Request, key: str | None) -> str:
     return principal
 
 
-async def _credits_left(ctx: ServerContext, principal: str) -> float:
-    """1 credit = 1 s of audio analysed by a task."""
-    return max(0.0, ctx.settings.audio_quota_hours * 3600 - await ctx.tasks.store.usage(principal))
+async def _admit(ctx: ServerContext, principal: str) -> None:
+    try:
+        await ctx.quotas.admit(principal, Api.UNDETECTABLE)
+    except NotEnabled:
+        raise RequestError("This API key is not enabled for the audio detector.", 403) from None
+    except QuotaExceeded:
+        raise RequestError("Insufficient credits.", 403) from None
 
 
 @answers_request_errors
 async def presigned_url(request: web.Request) -> web.Response:
-    _principal(request, request.headers.get("apikey"))
+    await _admit(ServerContext.of(request), _principal(request, request.headers.get("apikey")))
     file_path = undetectable.new_file_path(undetectable.validate_file_name(request.query.get("file_name")))
     url = undetectable.presign(ServerContext.of(request).secret, f"{request.scheme}://{request.host}", file_path, time.time())
     return web.json_response(undetectable.presign_response(url, file_path))
@@ -72,8 +78,7 @@ async def detect(request: web.Request) -> web.Response:
     ctx = ServerContext.of(request)
     req = undetectable.parse_detect(await json_body(request))
     principal = _principal(request, req.key)
-    if await _credits_left(ctx, principal) <= 0:
-        raise RequestError("Insufficient credits.", 403)
+    await _admit(ctx, principal)
     path = ctx.settings.data_dir / undetectable.file_path_of(req.url)
     if not path.is_file():
         raise RequestError("file not found: upload it to the presigned URL first", 404)
@@ -99,7 +104,8 @@ async def query(request: web.Request) -> web.Response:
 @answers_request_errors
 async def credits(request: web.Request) -> web.Response:
     ctx = ServerContext.of(request)
-    left = await _credits_left(ctx, _principal(request, request.headers.get("apikey")))
+    # 1 credit = 1 s of audio analysed by a task.
+    left = await ctx.quotas.remaining_s(_principal(request, request.headers.get("apikey")), Api.UNDETECTABLE)
     return web.json_response(undetectable.credits_response(math.floor(left)))
 
 

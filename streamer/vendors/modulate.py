@@ -51,6 +51,9 @@ class ErrorText:
     FORMAT_REQUIRED = "audio_format query parameter is required. Example: audio_format=s16le&sample_rate=16000&num_channels=1"
     INTERNAL = "Internal server error"
     FORBIDDEN = "This request is not permitted."
+    # The auth page: the 403 detail says which limit applies (vendor-protocols.md §1.2).
+    NOT_ENABLED = "This request is not permitted. Model access is not enabled for this API key."
+    MONTHLY_LIMIT = "This request is not permitted. Monthly usage limit reached."
     NO_CREDITS = "Insufficient credits."
     UNVALIDATED = "Unable to validate request. Please try again."
     MISMATCH = "Audio data does not match the declared audio_format."
