@@ -37,6 +37,8 @@ from .settings import Api
 from .uploads import MissingField, Upload, UploadTooLarge, receive_file_field
 
 log = logging.getLogger(__name__)
+#: Received frames waiting for analysis before the server stops reading the socket.
+PENDING_FRAMES = 8
 
 BATCH_PATH = "/api/velma-2-ai-music-detection-batch"
 STREAM_PATH = "/api/velma-2-ai-music-detection-streaming"
@@ -198,7 +200,7 @@ async def _run_stream(
     # blocking pipe to PyAV's reader thread, so they go to a worker thread. Sending every
     # frame through the pool would queue 10 frames/s per stream behind engine work.
     in_thread = not session.params.is_raw
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue = asyncio.Queue(PENDING_FRAMES)
     await ctx.board.on_source_state(stream_id, "running")
     worker = asyncio.create_task(_analyse(ws, session, engine_session, queue, ctx.board, stream_id))
     try:
@@ -206,19 +208,20 @@ async def _run_stream(
             try:
                 msg = await ws.receive(timeout=ctx.settings.ws_idle_timeout_s)
             except TimeoutError:
-                queue.put_nowait(session.fail(CloseCode.GOING_AWAY, ErrorText.IDLE))
+                await _hand_over(queue, session.fail(CloseCode.GOING_AWAY, ErrorText.IDLE), worker)
                 break
             if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT):
                 step = session.receive_bytes if msg.type == WSMsgType.BINARY else session.receive_text
                 args = (msg.data, time.time())
-                queue.put_nowait(await asyncio.to_thread(step, *args) if in_thread else step(*args))
+                actions = await asyncio.to_thread(step, *args) if in_thread else step(*args)
+                await _hand_over(queue, actions, worker)
                 if not await meter.charge(session.frames_received):
-                    queue.put_nowait(session.fail(CloseCode.OVER_QUOTA, ErrorText.MONTHLY_LIMIT))
+                    await _hand_over(queue, session.fail(CloseCode.OVER_QUOTA, ErrorText.MONTHLY_LIMIT), worker)
                     break
             else:  # close / error: the client left without ""
                 session.client_gone()
                 break
-        queue.put_nowait(None)
+        await _hand_over(queue, None, worker)
         await worker
     finally:
         worker.cancel()
@@ -228,6 +231,15 @@ async def _run_stream(
         await engine_session.aclose()
         ctx.board.forget(stream_id)
         await meter.charge(session.frames_received, final=True)
+
+
+async def _hand_over(queue: asyncio.Queue, actions, worker: asyncio.Task) -> None:
+    """Queue actions for the analysis worker, waiting while it is behind: a client that sends
+    faster than real time is slowed by TCP backpressure instead of filling the server's memory.
+    Returns early if the worker has ended (the socket closed, the engine failed)."""
+    put = asyncio.ensure_future(queue.put(actions))
+    await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
+    put.cancel()
 
 
 async def _analyse(ws, session: DecodingSession, engine_session, queue: asyncio.Queue, board: Sink, stream_id: str) -> None:
