@@ -23,6 +23,7 @@ from .uploads import (
     Upload,
     UploadTooLarge,
     copy_stream,
+    read_form,
     receive_file_field,
 )
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 async def token(request: web.Request) -> web.Response:
     ctx = ServerContext.of(request)
-    form = await request.post()
+    form = await read_form(request)
     if form.get("grant_type") != "client_credentials":
         return web.json_response(pex.oauth_error("unsupported_grant_type", "grant_type must be client_credentials"), status=400)
     try:
@@ -58,7 +59,7 @@ async def detect(request: web.Request) -> web.Response:
 
 async def detect_url(request: web.Request) -> web.Response:
     async def fetch(ctx: ServerContext) -> Upload | Status:
-        form = await request.post()
+        form = await read_form(request)
         url = form.get("url")
         if not isinstance(url, str) or not url:
             raise MissingField("url")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 CHUNK = 256 * 1024
+
+log = logging.getLogger(__name__)
+#: What aiohttp raises for a body that does not match its Content-Type (no boundary, bad part headers).
+MALFORMED_BODY = (ValueError, AssertionError, HttpProcessingError)
 
 
 class UploadTooLarge(Exception):
@@ -54,12 +61,25 @@ async def receive_file_field(request: web.Request, field: str, limit: int) -> Up
         raise UploadTooLarge()
     if not request.content_type.startswith("multipart/"):
         raise MissingField(field)
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == field:
-            path, size = await copy_stream(lambda: part.read_chunk(CHUNK), limit)
-            return Upload(path, part.filename or "", size)
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == field:
+                path, size = await copy_stream(lambda: part.read_chunk(CHUNK), limit)
+                return Upload(path, part.filename or "", size)
+    except MALFORMED_BODY as exc:
+        log.info("malformed multipart upload: %s", exc)
     raise MissingField(field)
+
+
+async def read_form(request: web.Request) -> Mapping[str, object]:
+    """The request's form fields; a malformed body reads as an empty form (the caller then
+    answers its own 'missing field' error instead of a 500)."""
+    try:
+        return await request.post()
+    except MALFORMED_BODY as exc:
+        log.info("malformed form body: %s", exc)
+        return {}
 
 
 async def receive_body(request: web.Request, limit: int) -> Upload:
