@@ -1,9 +1,10 @@
 """The picture behind a verdict: the residual spectrum of a stream's music and its strongest decoder grid.
 
 The local engine judges the mean log spectrum of every music window; the
-report redraws that spectrum. :class:`EvidenceTap` wraps any engine and, while
-the pipeline runs, adds up the spectra of windows the engine called music (AI
-or human), so the report needs no second decode of the input.
+report redraws that spectrum. :class:`EvidenceTap` wraps any engine: from the
+local engine it takes that very spectrum (exact, at no cost); around other
+engines it adds up the spectra of a sample of the windows they called music.
+Either way the report needs no second decode of the input.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..engines.base import Engine, EngineSession, StreamInfo
 from ..engines.local.comb import CombScorer, Grid
-from ..engines.local.spectrum import BAND_HZ, band_hz, downmix, frame_db_sum, peak_residual
+from ..engines.local.spectrum import BAND_HZ, SpectrumSum, band_hz, downmix, frame_db_sum, peak_residual
 from ..types import ClipVerdict, Decision, Window, WindowVerdict
 
 #: Strongest-grid z that real music reaches at most: the 99th percentile on the
@@ -71,34 +72,31 @@ def evidence_from_spectrum(mean_db: np.ndarray, comb: CombScorer) -> Evidence:
     return Evidence(band_hz(), residual, comb.bank[result.best], result.best_z)
 
 
-class _SpectrumSum:
-    def __init__(self) -> None:
-        self.total: np.ndarray | None = None
-        self.frames = 0
-
-    def add(self, samples: np.ndarray) -> None:
-        db_sum, frames = frame_db_sum(downmix(samples))
-        if frames:
-            self.total = db_sum if self.total is None else self.total + db_sum
-            self.frames += frames
-
-
 class _TapSession:
-    def __init__(self, inner: EngineSession, spectrum: _SpectrumSum) -> None:
+    """Keeps the stream's music spectrum: the local engine's own (exact, free), else sampled windows."""
+
+    def __init__(self, inner: EngineSession, spectrum: SpectrumSum) -> None:
         self._inner = inner
         self._spectrum = spectrum
+        self._exact = hasattr(inner, "mean_spectrum")
         self._music_windows = 0
 
     async def analyze(self, window: Window) -> WindowVerdict:
         verdict = await self._inner.analyze(window)
-        if verdict.decision in _MUSIC:
+        if verdict.decision in _MUSIC and not self._exact:
             if self._music_windows < FULL_WINDOWS or self._music_windows % SAMPLE_EVERY == 0:
-                await asyncio.to_thread(self._spectrum.add, window.samples)
+                await asyncio.to_thread(self._add, window.samples)
             self._music_windows += 1
         return verdict
 
+    def _add(self, samples: np.ndarray) -> None:
+        self._spectrum.add(*frame_db_sum(downmix(samples)))
+
     async def finish(self) -> ClipVerdict:
-        return await self._inner.finish()
+        clip = await self._inner.finish()
+        if self._exact and (mean := self._inner.mean_spectrum()) is not None:
+            self._spectrum.add(mean, 1)
+        return clip
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -115,18 +113,17 @@ class EvidenceTap:
         self.name = engine.name
         self.model_version = engine.model_version
         self._comb = CombScorer()
-        self._spectra: dict[str, _SpectrumSum] = {}
+        self._spectra: dict[str, SpectrumSum] = {}
 
     def open_session(self, info: StreamInfo) -> EngineSession:
-        spectrum = self._spectra[info.source_id] = _SpectrumSum()
+        spectrum = self._spectra[info.source_id] = SpectrumSum()
         return _TapSession(self._engine.open_session(info), spectrum)
 
     def take(self, source_id: str) -> Evidence | None:
         """The evidence of ``source_id``'s last stream, or None when it held no music; forgets it."""
         spectrum = self._spectra.pop(source_id, None)
-        if spectrum is None or spectrum.total is None:
-            return None
-        return evidence_from_spectrum(spectrum.total / spectrum.frames, self._comb)
+        mean = None if spectrum is None else spectrum.mean()
+        return None if mean is None else evidence_from_spectrum(mean, self._comb)
 
     async def aclose(self) -> None:
         await self._engine.aclose()

@@ -53,7 +53,8 @@ def render_png(entries: list[ReportEntry], dest: Path) -> None:
     for ax in axes.flat:  # matplotlib builds every tick as a set of artists: a few are plenty
         ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.yaxis.set_major_locator(MaxNLocator(4))
-    figure.savefig(dest, dpi=_DPI)
+    # Fast zlib level: the default level spent 0.1 s of a 0.56 s render compressing.
+    figure.savefig(dest, dpi=_DPI, pil_kwargs={"compress_level": 1})
 
 
 def _timeline(ax, entry: ReportEntry) -> None:

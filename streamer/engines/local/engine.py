@@ -16,23 +16,10 @@ from .content import CONTENT_PATH, ContentModel, default_content_model
 from .model import DEFAULT_PATH
 from .routing import Content, measure_content
 from .scoring import FingerprintScorer, Score
-from .spectrum import downmix, frame_db_sum
+from .spectrum import SpectrumSum, downmix, frame_db_sum
 
 #: A window is silence / speech when that content fills at least half of it.
 MAJORITY_PCT = 50.0
-
-
-class _SpectrumSum:
-    """Sum of per-frame dB spectra and their count: a mean log spectrum that can grow."""
-
-    def __init__(self) -> None:
-        self.total: np.ndarray | None = None
-        self.frames = 0
-
-    def add(self, db_sum: np.ndarray, frames: int) -> None:
-        self.total = db_sum.copy() if self.total is None else self.total + db_sum
-        self.frames += frames
-
 
 
 class LocalSession:
@@ -40,7 +27,7 @@ class LocalSession:
         self._scorer = scorer
         self._content = content or default_content_model()
         self._decision = decision
-        self._running = _SpectrumSum()  # every music window of the stream
+        self._running = SpectrumSum()  # every music window of the stream
         self._recent: deque[tuple[np.ndarray, int]] = deque(maxlen=decision.rolling_windows)
         self._lock = asyncio.Lock()  # state is updated in a worker thread: one window at a time
 
@@ -59,10 +46,15 @@ class LocalSession:
             evidence=score.evidence,
         )
 
+    def mean_spectrum(self) -> np.ndarray | None:
+        """The mean dB spectrum of every music window so far — exactly what the clip verdict judged
+        (reports draw it). Call after :meth:`finish`, or between windows."""
+        return self._running.mean()
+
     async def aclose(self) -> None:
         self._recent.clear()
 
-    def _score_sum(self, spectra: _SpectrumSum) -> Score | None:
+    def _score_sum(self, spectra: SpectrumSum) -> Score | None:
         if spectra.total is None or spectra.frames == 0:
             return None
         return self._scorer.score(spectra.total / spectra.frames, spectra.frames)
@@ -79,7 +71,7 @@ class LocalSession:
             self._running.add(db_sum, frames)
             self._recent.append((db_sum, frames))
         running = self._score_sum(self._running)
-        recent = _SpectrumSum()
+        recent = SpectrumSum()
         for spectrum in self._recent:
             recent.add(*spectrum)
         rolling = self._score_sum(recent)

@@ -94,3 +94,19 @@ def peak_residual(mean_db: np.ndarray) -> np.ndarray:
 def band_hz() -> np.ndarray:
     """Centre frequency of every residual bin."""
     return np.arange(BAND_LO_BIN, BAND_HI_BIN + 1) * BIN_HZ
+
+
+class SpectrumSum:
+    """Sum of per-frame dB spectra and their count: a mean log spectrum that can grow exactly."""
+
+    def __init__(self) -> None:
+        self.total: np.ndarray | None = None
+        self.frames = 0
+
+    def add(self, db_sum: np.ndarray, frames: int) -> None:
+        if frames:
+            self.total = db_sum.copy() if self.total is None else self.total + db_sum
+            self.frames += frames
+
+    def mean(self) -> np.ndarray | None:
+        return None if self.total is None else self.total / self.frames
