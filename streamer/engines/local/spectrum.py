@@ -9,6 +9,8 @@ narrow peaks remain in the residual.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -29,7 +31,9 @@ HULL_BINS = 11
 #: stops one loud partial from dominating a grid mean.
 RESIDUAL_CLIP_DB = 10.0
 
-_WINDOW = np.hanning(N_FFT).astype(np.float32)
+#: float64 on purpose: numpy's pocketfft is ~4× slower on float32 input (3.6 ms vs 0.9 ms for the
+#: 20 frames of a 4 s window, numpy 2.4), which was half the engine's time per window.
+_WINDOW = np.hanning(N_FFT)
 BAND_LO_BIN = int(np.ceil(BAND_HZ[0] / BIN_HZ))
 BAND_HI_BIN = int(np.floor(BAND_HZ[1] / BIN_HZ))
 
@@ -46,6 +50,27 @@ def downmix(samples: np.ndarray) -> np.ndarray:
     return mono
 
 
+class _Workspace(threading.local):
+    """Per-thread STFT buffers, reused window after window.
+
+    Fresh multi-megabyte arrays on every call cost more than the FFT itself: first-touch
+    page faults took ~2.7 ms of a 3.6 ms STFT (20 × 16384 frames). Thread-local because
+    engine sessions run in a thread pool.
+    """
+
+    def arrays(self, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if getattr(self, "n_frames", None) != n_frames:
+            self.n_frames = n_frames
+            self.frames = np.empty((n_frames, N_FFT))
+            self.spec = np.empty((n_frames, N_FFT // 2 + 1), dtype=np.complex128)
+            self.power = np.empty((n_frames, N_FFT // 2 + 1))
+        return self.frames, self.spec, self.power
+
+
+_workspace = _Workspace()
+_POWER_FLOOR = 10.0 ** (POWER_FLOOR_DB / 10.0)
+
+
 def frame_db_sum(mono: np.ndarray) -> tuple[np.ndarray, int]:
     """Sum over STFT frames of the dB power spectrum, and the frame count.
 
@@ -55,11 +80,15 @@ def frame_db_sum(mono: np.ndarray) -> tuple[np.ndarray, int]:
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if mono.shape[0] < N_FFT:
         return np.zeros(N_FFT // 2 + 1, dtype=np.float64), 0
-    frames = sliding_window_view(mono, N_FFT)[::HOP] * _WINDOW
-    spec = np.fft.rfft(frames, axis=1)
-    power = spec.real**2 + spec.imag**2
-    db = 10.0 * np.log10(np.maximum(power, 10.0 ** (POWER_FLOOR_DB / 10.0)))
-    return db.sum(axis=0, dtype=np.float64), int(frames.shape[0])
+    view = sliding_window_view(mono, N_FFT)[::HOP]
+    frames, spec, power = _workspace.arrays(view.shape[0])
+    np.multiply(view, _WINDOW, out=frames)
+    np.fft.rfft(frames, axis=1, out=spec)
+    np.square(spec.real, out=power)
+    power += np.square(spec.imag)
+    np.maximum(power, _POWER_FLOOR, out=power)
+    np.log10(power, out=power)
+    return 10.0 * power.sum(axis=0), int(view.shape[0])
 
 
 def _running(values: np.ndarray, size: int, op: np.ufunc) -> np.ndarray:
