@@ -51,7 +51,7 @@ async def test_thirty_minutes_of_audio_keep_server_memory_flat(tmp_path):
             async def send() -> None:
                 for i in range(chunks):
                     await ws.send(chunk)
-                    if i in (chunks // 10, chunks - 1):  # after 3 minutes (warm) and at the end
+                    if i in (chunks // 3, chunks - 1):  # after 10 minutes (thread pools and arenas settled), at the end
                         await asyncio.sleep(0.5)
                         rss[i] = _rss_kib(server.pid)
                 await ws.send("")
@@ -65,8 +65,10 @@ async def test_thirty_minutes_of_audio_keep_server_memory_flat(tmp_path):
                     done = message
             await sender
         assert windows == MINUTES * 60 // 4 and done["duration_ms"] == MINUTES * 60 * 1000
-        warm, end = rss[chunks // 10], rss[chunks - 1]
-        assert end - warm < 16 * 1024, f"server RSS grew {(end - warm) / 1024:.1f} MB over 27 minutes of audio"
+        warm, end = rss[chunks // 3], rss[chunks - 1]
+        # Unbounded buffering grew 444 MB here, and keeping one 1.4 MB window per window would grow ~420 MB;
+        # allocator noise between runs is up to ~25 MB.
+        assert end - warm < 32 * 1024, f"server RSS grew {(end - warm) / 1024:.1f} MB over the last 20 minutes of audio"
     finally:
         server.terminate()
         server.wait(timeout=10)
