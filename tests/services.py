@@ -27,10 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
+from wsgiref.simple_server import WSGIServer
 
 import aiomqtt
 import pytest
 import yaml
+from prometheus_client import start_http_server
+
+from streamer.sinks.metrics import Metrics
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -286,3 +290,11 @@ class MqttCollector:
                         self.received_at.append(time.perf_counter())
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.1)
+
+
+def start_metrics_server(host: str, port: int, registry: Metrics) -> WSGIServer:
+    """Serve ``registry`` on ``/metrics`` from a daemon thread, for a Prometheus to scrape; ``port=0``
+    picks a free port (``server.server_port``). Stop with ``server.shutdown()``. (aimd itself serves
+    /metrics from its aiohttp app, streamer/web.)"""
+    server, _thread = start_http_server(port, addr=host, registry=registry.registry)
+    return server

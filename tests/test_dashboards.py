@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from services import Prometheus
+from services import Prometheus, start_metrics_server
 from sink_fixtures import verdict
 
-from streamer.sinks.metrics import Metrics, MetricsSink, start_metrics_server
+from streamer.sinks.metrics import Metrics, MetricsSink
 from streamer.sinks.settings import EventSettings
 from streamer.types import Decision
 

@@ -10,7 +10,9 @@ import pytest
 from prometheus_client import generate_latest
 from sink_fixtures import summary, verdict
 
-from streamer.sinks.metrics import Metrics, MetricsSink, start_metrics_server
+from services import start_metrics_server
+
+from streamer.sinks.metrics import Metrics, MetricsSink
 from streamer.sinks.settings import EventSettings
 from streamer.types import Decision
 

@@ -9,11 +9,10 @@ import signal
 
 from aiohttp import WSCloseCode, web
 from aiohttp.abc import AbstractAccessLogger
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..engines.base import Engine
 from ..engines.local.engine import LocalEngine
-from ..web.app import add_status_routes
+from ..web.app import add_metrics_route, add_status_routes, healthz
 from . import mippia_routes, modulate_routes, pex_routes, undetectable_routes
 from .auth import Credentials
 from .context import ServerContext
@@ -46,15 +45,6 @@ async def _count_statuses(request: web.Request, handler):
     return response
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(ServerContext.of(request).metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
 def _status_reader(ctx: ServerContext):
     """The status page is read-only but shows what is being analysed: it needs an API key
     (``X-API-Key`` or ``?api_key=`` — a browser can only send the latter) unless the server runs open."""
@@ -81,8 +71,8 @@ def create_app(settings: ServerSettings, engine: Engine | None = None) -> web.Ap
     )  # fmt: skip
     app[ServerContext.KEY] = ctx
     tasks.register(undetectable_routes.KIND, undetectable_routes.job(ctx))
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", healthz)
+    add_metrics_route(app, ctx.metrics.registry)
     add_status_routes(app, ctx.board, authorize=_status_reader(ctx))
     app.router.add_post(modulate_routes.BATCH_PATH, modulate_routes.batch)
     app.router.add_get(modulate_routes.STREAM_PATH, modulate_routes.stream)
@@ -91,7 +81,7 @@ def create_app(settings: ServerSettings, engine: Engine | None = None) -> web.Ap
     app.router.add_post(pex_routes.TOKEN_PATH, pex_routes.token)
     app.router.add_post(pex_routes.DETECT_PATH, pex_routes.detect)
     app.router.add_post(pex_routes.DETECT_URL_PATH, pex_routes.detect_url)
-    undetectable_routes.add_routes(app, _healthz)
+    undetectable_routes.add_routes(app, healthz)
     mippia_routes.add_routes(app, ctx)
     app.cleanup_ctx.append(_task_lifecycle)
 

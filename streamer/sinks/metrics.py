@@ -8,9 +8,7 @@ All metrics live in the main process, so no multiprocess mode is needed.
 
 from __future__ import annotations
 
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .. import __version__
 from ..types import Decision, StreamSummary, WindowVerdict
@@ -179,13 +177,6 @@ class Metrics:
 
 #: The process-wide metrics; every component records here.
 metrics = Metrics()
-
-
-def start_metrics_server(host: str, port: int, registry: Metrics = metrics) -> WSGIServer:
-    """Serve ``/metrics`` from a daemon thread; ``port=0`` picks a free port
-    (read it from ``server.server_port``). Stop with ``server.shutdown()``."""
-    server, _thread = start_http_server(port, addr=host, registry=registry.registry)
-    return server
 
 
 class MetricsSink:

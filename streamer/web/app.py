@@ -70,18 +70,25 @@ async def _events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_web_app(board: StatusSink, registry: CollectorRegistry) -> web.Application:
-    """The standalone app of ``aimd run``: the status page plus ``/metrics`` and ``/healthz``."""
-    app = web.Application()
-    add_status_routes(app, board)
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness for container health checks and load balancers."""
+    return web.json_response({"status": "ok"})
+
+
+def add_metrics_route(app: web.Application, registry: CollectorRegistry) -> None:
+    """Serve ``registry`` on ``/metrics`` in Prometheus' text format."""
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
     app.router.add_get("/metrics", metrics)
+
+
+def create_web_app(board: StatusSink, registry: CollectorRegistry) -> web.Application:
+    """The standalone app of ``aimd run``: the status page plus ``/metrics`` and ``/healthz``."""
+    app = web.Application()
+    add_status_routes(app, board)
+    add_metrics_route(app, registry)
     app.router.add_get("/healthz", healthz)
     return app
 
