@@ -20,11 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from ...types import SAMPLE_RATE
+from .buffers import scratch
 from .model import ModelError
 
 CONTENT_PATH = Path(__file__).with_name("model") / "content.npz"
 FRAME = 1024
-_HANN = np.hanning(FRAME).astype(np.float32)
+#: float64 on purpose: it makes the frames float64, and numpy's FFT is ~4× faster on float64
+#: than on float32 input (0.3 vs 1.5 ms for the 172 frames of a 4 s window).
+_HANN = np.hanning(FRAME)
 _BIN_HZ = SAMPLE_RATE / FRAME
 #: Voice band (fundamentals and formants), the band above it, and the analysed top.
 VOICE_BINS = slice(int(200 / _BIN_HZ), int(4_000 / _BIN_HZ))
@@ -94,8 +97,8 @@ def content_features(mono: np.ndarray) -> np.ndarray | None:
     frame_rate = SAMPLE_RATE / FRAME
     if frames_n < int(frame_rate):
         return None
-    frames = mono[: frames_n * FRAME].reshape(frames_n, FRAME) * _HANN
-    spec = np.fft.rfft(frames, axis=1)[:, :TOP_BIN]
+    frames = np.multiply(mono[: frames_n * FRAME].reshape(frames_n, FRAME), _HANN, out=scratch("content frames", (frames_n, FRAME)))
+    spec = np.fft.rfft(frames, axis=1, out=scratch("content spectrum", (frames_n, FRAME // 2 + 1), np.complex128))[:, :TOP_BIN]
     power = spec.real**2 + spec.imag**2
     total = power.sum(axis=1)
     voice = power[:, VOICE_BINS]

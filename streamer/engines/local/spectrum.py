@@ -9,12 +9,11 @@ narrow peaks remain in the residual.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ...types import SAMPLE_RATE
+from .buffers import scratch
 
 N_FFT = 16_384
 #: Half-overlapped frames: 20 frames per 4 s window. A 4096 hop doubles the cost
@@ -50,24 +49,6 @@ def downmix(samples: np.ndarray) -> np.ndarray:
     return mono
 
 
-class _Workspace(threading.local):
-    """Per-thread STFT buffers, reused window after window.
-
-    Fresh multi-megabyte arrays on every call cost more than the FFT itself: first-touch
-    page faults took ~2.7 ms of a 3.6 ms STFT (20 × 16384 frames). Thread-local because
-    engine sessions run in a thread pool.
-    """
-
-    def arrays(self, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if getattr(self, "n_frames", None) != n_frames:
-            self.n_frames = n_frames
-            self.frames = np.empty((n_frames, N_FFT))
-            self.spec = np.empty((n_frames, N_FFT // 2 + 1), dtype=np.complex128)
-            self.power = np.empty((n_frames, N_FFT // 2 + 1))
-        return self.frames, self.spec, self.power
-
-
-_workspace = _Workspace()
 _POWER_FLOOR = 10.0 ** (POWER_FLOOR_DB / 10.0)
 
 
@@ -81,7 +62,10 @@ def frame_db_sum(mono: np.ndarray) -> tuple[np.ndarray, int]:
     if mono.shape[0] < N_FFT:
         return np.zeros(N_FFT // 2 + 1, dtype=np.float64), 0
     view = sliding_window_view(mono, N_FFT)[::HOP]
-    frames, spec, power = _workspace.arrays(view.shape[0])
+    n_frames = view.shape[0]
+    frames = scratch("stft frames", (n_frames, N_FFT))
+    spec = scratch("stft spectrum", (n_frames, N_FFT // 2 + 1), np.complex128)
+    power = scratch("stft power", (n_frames, N_FFT // 2 + 1))
     np.multiply(view, _WINDOW, out=frames)
     np.fft.rfft(frames, axis=1, out=spec)
     np.square(spec.real, out=power)
