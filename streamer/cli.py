@@ -136,6 +136,11 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
     remote.add_argument("--client-secret", metavar="SECRET", help="Pex OAuth client secret (or AIMD_PEX_CLIENT_SECRET)")
     remote.add_argument("--clip", type=float, default=30.0, metavar="SECONDS", help="clip length clip engines submit (default 30)")
     remote.add_argument("--clip-format", choices=("flac", "mp3"), default="flac", help="codec of submitted clips (default flac)")
+    remote.add_argument("--mippia-webhook-url", metavar="URL",
+                        help="receive MIPPIA results by webhook at this public URL (the callback URL set in MIPPIA's dashboard; "
+                             "secret in AIMD_MIPPIA_WEBHOOK_SECRET); polling stays the fallback")
+    remote.add_argument("--mippia-webhook-listen", default="127.0.0.1:8787", metavar="HOST:PORT",
+                        help="address the webhook receiver listens on, behind that URL (default 127.0.0.1:8787)")
 
 
 def _settings(args: argparse.Namespace) -> AnalysisSettings:
@@ -150,7 +155,8 @@ def _settings(args: argparse.Namespace) -> AnalysisSettings:
 def _remote_settings(args: argparse.Namespace) -> RemoteEngineSettings:
     try:
         return RemoteEngineSettings(url=args.engine_url, api_key=args.api_key, client_id=args.client_id,
-                                    client_secret=args.client_secret, clip_s=args.clip, clip_format=args.clip_format)  # fmt: skip
+                                    client_secret=args.client_secret, clip_s=args.clip, clip_format=args.clip_format,
+                                    mippia_webhook_url=args.mippia_webhook_url, mippia_webhook_listen=args.mippia_webhook_listen)  # fmt: skip
     except ValidationError as exc:
         raise _usage_error(exc) from None
 

@@ -24,13 +24,14 @@ from collections.abc import Sequence
 
 from .audio.source import Source, SourceError
 from .config import AnalysisSettings
-from .engines.base import DeferredSession, Engine, EngineError, StreamInfo
-from .sinks.base import Sink
+from .engines.base import DeferredSession, Engine, EngineError, EngineSession, StatsSession, StreamInfo
+from .sinks.base import EngineStatsSink, Sink
 from .sinks.metrics import metrics
 from .summary import SummaryBuilder
 from .types import (
     SAMPLE_RATE,
     ClipVerdict,
+    EngineStats,
     Status,
     StreamSummary,
     Window,
@@ -109,6 +110,23 @@ class _ThrottledWarning:
             self._next = now + self.INTERVAL_S
 
 
+class _StatsRelay:
+    """Hands a remote engine session's request stats to the sinks that show them, when they changed."""
+
+    def __init__(self, session: EngineSession, sinks: Sequence[Sink], source_id: str) -> None:
+        self._session = session if isinstance(session, StatsSession) else None
+        self._sinks = [sink for sink in sinks if isinstance(sink, EngineStatsSink)]
+        self._source_id = source_id
+        self._last: EngineStats | None = None
+
+    async def report(self) -> None:
+        if self._session is None or not self._sinks or (stats := self._session.stats) == self._last:
+            return
+        self._last = stats
+        for sink in self._sinks:
+            await sink.on_engine_stats(self._source_id, stats)
+
+
 async def analyse_stream(
     source: Source,
     engine: Engine,
@@ -136,6 +154,7 @@ async def analyse_stream(
     queue = _WindowQueue(LIVE_QUEUE_WINDOWS, live=source.live)
     session = engine.open_session(StreamInfo(source_id=source.id, live=source.live))
     failure: tuple[Status, str] | None = None
+    stats = _StatsRelay(session, sinks, source.id)
 
     limit = None if max_seconds is None else round(max_seconds * SAMPLE_RATE)
     drop_warning = _ThrottledWarning(f"{source.id}: engine behind real time, %d windows dropped so far")
@@ -189,11 +208,13 @@ async def analyse_stream(
                     verdicts = await in_flight
             except EngineError as exc:
                 failure = (Status.ERROR, str(exc))
+                await stats.report()
                 if cancelled:
                     raise asyncio.CancelledError from None
                 continue
             metrics.inference(engine.name, time.perf_counter() - started, window.frames / SAMPLE_RATE)
             metrics.queue_depth(source.id, len(queue))
+            await stats.report()
             await publish(verdicts)
             if cancelled:
                 raise asyncio.CancelledError
@@ -221,6 +242,7 @@ async def analyse_stream(
 
     duration_s = windower.frames_received / SAMPLE_RATE
     summary = await _summarise(session, builder, windower, queue.dropped, duration_s, failure, file_input)
+    await stats.report()  # finishing (flush, done) made requests too
     for sink in sinks:
         await sink.on_summary(source.id, summary)
     await _notify_state(sinks, source.id, "stopped")

@@ -171,6 +171,28 @@ class ClipVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineStats:
+    """What one stream's engine session has asked of a remote engine so far.
+
+    An immutable snapshot: the session makes a fresh one on request and the
+    pipeline hands it to the sinks, so sinks never reach into an engine.
+    """
+
+    engine: str
+    requests: tuple[tuple[str, int], ...] = ()  # (outcome, count), sorted by outcome
+    audio_seconds_sent: float = 0.0  # what vendors bill
+    latency_ms_last: float = 0.0
+    latency_ms_mean: float = 0.0
+    latency_ms_max: float = 0.0
+    last_outcome: str = ""
+    last_request_at: float = 0.0  # wall clock
+
+    @property
+    def quota_errors(self) -> int:
+        return dict(self.requests).get("quota", 0)
+
+
+@dataclass(frozen=True, slots=True)
 class StreamSummary:
     """End-of-stream result: Modulate's clip fields plus aimd's additions."""
 

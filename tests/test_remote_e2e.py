@@ -1,23 +1,28 @@
-"""Every remote engine against the real ``aimd serve`` on loopback: source → remote engine → verdicts / MQTT."""
+"""Every remote engine against the real ``aimd serve`` on loopback: source → remote engine → verdicts / MQTT,
+with each source's engine stats (requests, latency, audio sent) where users read them."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from pathlib import Path
 
+import jsonschema
 import pytest
 from audio_fixtures import encode, music
 from services import Mosquitto, MqttCollector
-from test_remote_support import analyse
+from test_remote_support import StatsSink, analyse
 from test_server_fixtures import free_port, running_server
 
 from streamer.engines.remote import RemoteEngineSettings
 from streamer.server.settings import ServerSettings
 from streamer.sinks.metrics import metrics
 from streamer.types import Status
+from streamer.web.status import StatusSink
 
 KEY = "e2e-key"
+ENGINE_SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "protocols/mqtt/schemas/engine.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +46,15 @@ def _audio_sent(engine: str) -> float:
 async def test_modulate_streams_windows_and_maps_done(serve, dual_lane):
     before = _audio_sent("modulate")
     remote = RemoteEngineSettings.model_validate({**_remote(serve, "ws").model_dump(), "dual_lane": dual_lane})
-    summary = await analyse("modulate", remote, seconds=13.0)
+    page = StatusSink()
+    summary = await analyse("modulate", remote, seconds=13.0, sinks=[page])
     assert summary.status is Status.OK and summary.engine == "modulate"
     assert [(w.start_ms, w.end_ms) for w in summary.windows] == [(0, 4000), (4000, 8000), (8000, 12000)]
     assert all(not w.clip_level and w.level_dbfs > -30 for w in summary.windows)
     assert summary.evidence[0].startswith("modulate: ")  # from the done message
     assert _audio_sent("modulate") == pytest.approx(before + 12.0)
+    (row,) = page.snapshot()  # the live status page's row for the source
+    assert row["engine"]["requests"] == {"ok": 4} and row["engine"]["audio_seconds_sent"] == 12.0  # 3 windows + done
     if dual_lane:  # both lanes scored: the music's score reaches the windows
         assert any(w.ai_score > 0 for w in summary.windows)
 
@@ -54,12 +62,16 @@ async def test_modulate_streams_windows_and_maps_done(serve, dual_lane):
 @pytest.mark.parametrize("engine", ["modulate-batch", "pex", "mippia", "undetectable"])
 async def test_clip_engines_spread_clip_results_onto_their_windows(serve, engine):
     before = _audio_sent(engine)
-    summary = await analyse(engine, _remote(serve), seconds=26.0)
+    stats = StatsSink()
+    summary = await analyse(engine, _remote(serve), seconds=26.0, sinks=[stats])
     assert summary.status is Status.OK, summary.message
     assert summary.engine == engine and summary.window_count == 6 and not summary.is_ai
     assert all(w.clip_level and w.decision.value == "human" for w in summary.windows)
     assert summary.evidence == (f"{engine}: 0 of 2 clips AI",)
     assert _audio_sent(engine) == pytest.approx(before + 24.0)  # two 12 s clips; the 2 s past the last window never reach a window
+    final = stats.stats[-1]  # this source's own account, whatever else the engine served
+    assert final.engine == engine and final.audio_seconds_sent == 24.0 and final.quota_errors == 0
+    assert [outcome for outcome, _ in final.requests] == ["ok"] and final.latency_ms_max >= final.latency_ms_mean > 0
 
 
 async def test_wrong_credentials_against_serve_fail_cleanly(serve):
@@ -83,3 +95,13 @@ async def test_aimd_run_forwards_to_serve_and_publishes_to_mqtt(serve, tmp_path)
             lines = [json.loads(line) for line in out.decode().splitlines()]
             assert [line["window"]["start_time_ms"] for line in lines if line["type"] == "window"] == [0, 4000]
             await collector.wait_for(lambda msgs: sum(m.topic.endswith("/window") for m in msgs) >= 2)
+        # A user who subscribes after the run gets the source's retained engine stats.
+        async with MqttCollector(broker.port, "aimd/box1/source/+/engine") as late:
+            await late.wait_for(lambda msgs: len(msgs) == 1)
+    (retained,) = late.messages
+    stats = json.loads(retained.payload)
+    jsonschema.validate(stats, ENGINE_SCHEMA)
+    assert retained.retain and retained.topic == "aimd/box1/source/song.wav/engine"
+    assert stats["engine"] == "modulate" and stats["requests"] == {"ok": 3} and stats["requests_total"] == 3  # 2 windows + done
+    assert stats["audio_seconds_sent"] == 8.0 and stats["quota_errors"] == 0 and stats["last_outcome"] == "ok"
+    assert 0 < stats["latency_ms"]["mean"] <= stats["latency_ms"]["max"]

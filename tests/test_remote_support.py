@@ -1,4 +1,4 @@
-"""Shared by the test_remote_* modules: an in-memory source and a one-call analysis."""
+"""Shared by the test_remote_* modules: an in-memory source, a sink keeping engine stats, and a one-call analysis."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from streamer.config import AnalysisSettings
 from streamer.engines import create_engine
 from streamer.engines.remote import RemoteEngineSettings
 from streamer.pipeline import analyse_stream
-from streamer.types import PcmBlock, StreamSummary
+from streamer.sinks.base import SinkBase
+from streamer.types import EngineStats, PcmBlock, StreamSummary
 
 
 class ArraySource:
@@ -29,6 +30,16 @@ class ArraySource:
 
     async def aclose(self) -> None:
         return None
+
+
+class StatsSink(SinkBase):
+    """Every engine-stats snapshot the pipeline hands the sinks, in order."""
+
+    def __init__(self) -> None:
+        self.stats: list[EngineStats] = []
+
+    async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None:
+        self.stats.append(stats)
 
 
 async def analyse(engine_name: str, remote: RemoteEngineSettings, seconds: float = 13.0, sinks=()) -> StreamSummary:

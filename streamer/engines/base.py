@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..types import ClipVerdict, Window, WindowVerdict
+from ..types import ClipVerdict, EngineStats, Window, WindowVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,18 @@ class DeferredSession(Protocol):
     async def submit(self, window: Window) -> list[WindowVerdict]: ...
 
     async def flush(self) -> list[WindowVerdict]: ...
+
+
+@runtime_checkable
+class StatsSession(Protocol):
+    """Optional, for engines whose requests cost something (the remote vendors).
+
+    ``stats`` is a snapshot of the session's requests so far; the pipeline
+    hands it to the sinks that show it (the per-source MQTT and status page).
+    """
+
+    @property
+    def stats(self) -> EngineStats: ...
 
 
 class Engine(Protocol):

@@ -18,8 +18,8 @@ from ..engines import create_engine
 from ..engines.base import Engine
 from ..engines.remote import RemoteEngineSettings
 from ..pipeline import analyse_stream
-from ..sinks.base import Sink
-from ..types import StreamSummary, WindowVerdict
+from ..sinks.base import EngineStatsSink, Sink
+from ..types import EngineStats, StreamSummary, WindowVerdict
 from .config import EngineConfig, ResolvedSource, ServiceConfig
 from .machine import SourceState
 from .supervised import SupervisedSource
@@ -51,6 +51,11 @@ class _ResultsOnly:
     async def on_summary(self, source_id: str, summary: StreamSummary) -> None:
         for sink in self._sinks:
             await sink.on_summary(source_id, summary)
+
+    async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None:
+        for sink in self._sinks:
+            if isinstance(sink, EngineStatsSink):
+                await sink.on_engine_stats(source_id, stats)
 
     async def on_source_state(self, source_id: str, state: str, detail: str = "") -> None:
         """Dropped: see the class docstring."""

@@ -7,9 +7,9 @@ or dead peer never holds up analysis.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from ..types import StreamSummary, WindowVerdict
+from ..types import EngineStats, StreamSummary, WindowVerdict
 
 
 class Sink(Protocol):
@@ -22,6 +22,17 @@ class Sink(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class EngineStatsSink(Protocol):
+    """Optional: a sink that shows what a remote engine's requests cost (see ``StatsSession``).
+
+    Called from the pipeline's task when a session's stats changed, before
+    the verdicts those requests produced.
+    """
+
+    async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None: ...
 
 
 class SinkBase:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import __version__
-from ..types import SAMPLE_RATE, StreamSummary, WindowVerdict
+from ..types import SAMPLE_RATE, EngineStats, StreamSummary, WindowVerdict
 from .events import SegmentEvent
 
 SCHEMA_VERSION = 1
@@ -100,6 +100,25 @@ def event_payload(instance: str, source: str, e: SegmentEvent) -> bytes:
             "mean_ai_score": e.mean_ai_score,
         }
     )
+
+
+def engine_stats_fields(stats: EngineStats) -> dict[str, Any]:
+    """A remote engine's request stats as users read them (the MQTT ``engine`` topic, the status page)."""
+    requests = dict(stats.requests)
+    return {
+        "engine": stats.engine,
+        "requests": requests,
+        "requests_total": sum(requests.values()),
+        "quota_errors": stats.quota_errors,
+        "audio_seconds_sent": stats.audio_seconds_sent,
+        "latency_ms": {"last": stats.latency_ms_last, "mean": stats.latency_ms_mean, "max": stats.latency_ms_max},
+        "last_outcome": stats.last_outcome,
+        "last_request_time": rfc3339(stats.last_request_at) if stats.last_request_at else None,
+    }
+
+
+def engine_payload(instance: str, source: str, stats: EngineStats) -> bytes:
+    return encode({"schema": SCHEMA_VERSION, "instance": instance, "source": source, **engine_stats_fields(stats)})
 
 
 def summary_payload(instance: str, source: str, s: StreamSummary) -> bytes:

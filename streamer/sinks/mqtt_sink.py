@@ -3,16 +3,17 @@ go to ``<prefix>/<instance>/source/<id>/…`` through the shared publisher."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..types import Decision, StreamSummary, WindowVerdict
+from ..types import Decision, EngineStats, StreamSummary, WindowVerdict
 from .events import SegmentEvent, SegmentTracker
 from .metrics import Metrics
 from .metrics import metrics as process_metrics
 from .mqtt_buffer import Message
 from .mqtt_discovery import discovery_message
-from .mqtt_payloads import InstanceInfo, event_payload, info_payload, summary_payload, window_payload
+from .mqtt_payloads import InstanceInfo, engine_payload, event_payload, info_payload, summary_payload, window_payload
 from .mqtt_publisher import ONLINE, MqttPublisher
 from .settings import MqttSettings
 
@@ -25,6 +26,9 @@ SOURCE_STATUS = {
     "stopped": "offline",
     "disabled": "disabled",
 }
+#: A remote engine's stats change with every request: the retained ``engine`` topic is refreshed at most
+#: this often per source (and with the summary), so it never crowds windows out of the outage buffer.
+ENGINE_STATS_INTERVAL_S = 30.0
 
 
 @dataclass(slots=True)
@@ -33,6 +37,9 @@ class _SourceState:
     status: str = "reconnecting"
     decision: Decision | None = None
     seq: int = 0
+    engine_stats: bytes | None = None
+    engine_stats_sent: bool = True
+    engine_stats_next: float = 0.0  # monotonic
 
 
 class MqttSink:
@@ -64,8 +71,21 @@ class MqttSink:
             self._publish(source_id, "state", verdict.decision.value.encode(), retain=True)
         self._publish_events(source_id, source.tracker.feed(verdict))
 
+    async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None:
+        source = self._source(source_id)
+        source.engine_stats, source.engine_stats_sent = engine_payload(self._topics.instance, source_id, stats), False
+        if time.monotonic() >= source.engine_stats_next:
+            self._publish_engine_stats(source_id, source)
+
+    def _publish_engine_stats(self, source_id: str, source: _SourceState) -> None:
+        assert source.engine_stats is not None
+        source.engine_stats_sent, source.engine_stats_next = True, time.monotonic() + ENGINE_STATS_INTERVAL_S
+        self._publish(source_id, "engine", source.engine_stats, retain=True)
+
     async def on_summary(self, source_id: str, summary: StreamSummary) -> None:
         source = self._source(source_id)
+        if not source.engine_stats_sent:
+            self._publish_engine_stats(source_id, source)
         self._publish_events(source_id, source.tracker.finish())
         self._publish(source_id, "summary", summary_payload(self._topics.instance, source_id, summary), retain=True)
 
@@ -108,6 +128,8 @@ class MqttSink:
             if source.decision is not None:
                 state = source.decision.value.encode()
                 messages.append(Message(self._topics.source(source_id, "state"), state, retain=True))
+            if source.engine_stats is not None:
+                messages.append(Message(self._topics.source(source_id, "engine"), source.engine_stats, retain=True))
         return messages
 
     def _ha_status(self, payload: bytes) -> list[Message]:

@@ -36,6 +36,6 @@ class Topics:
         return f"{self.base}/info"
 
     def source(self, source_id: str, leaf: str) -> str:
-        """``leaf`` is one of status, window, state, event, summary."""
+        """``leaf`` is one of status, window, state, event, summary, engine."""
         segment = sanitize_segment(source_id) or "unnamed"
         return f"{self.base}/source/{segment}/{leaf}"

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..sinks.events import SegmentPhase, SegmentTracker
+from ..sinks.mqtt_payloads import engine_stats_fields
 from ..sinks.settings import EventSettings
-from ..types import StreamSummary, WindowVerdict
+from ..types import EngineStats, StreamSummary, WindowVerdict
 
 #: Scores kept per source: 90 windows × 4 s = the last 6 minutes.
 HISTORY_WINDOWS = 90
@@ -40,6 +41,7 @@ class SourceStatus:
     windows: int = 0
     last_event: str = ""
     updated_at: float = 0.0
+    engine: dict[str, Any] | None = None  # a remote engine's request stats (engine_stats_fields)
     scores: deque[float] = field(init=False)
     tracker: SegmentTracker | None = None
 
@@ -50,7 +52,7 @@ class SourceStatus:
         doc: Message = {
             "id": self.id, "state": self.state, "decision": self.decision, "ai_score": self.ai_score,
             "rolling_ai_score": self.rolling_ai_score, "level_dbfs": self.level_dbfs, "windows": self.windows,
-            "last_event": self.last_event, "updated_at": self.updated_at,
+            "last_event": self.last_event, "updated_at": self.updated_at, "engine": self.engine,
         }  # fmt: skip
         if with_history:
             doc["scores"] = list(self.scores)
@@ -142,6 +144,10 @@ class StatusSink:
             elif event.type is SegmentPhase.END:
                 status.last_event = f"AI music {_clock(event.start_ms)}–{_clock(event.end_ms)} ended"
         self._publish(status, score=verdict.ai_score)
+
+    async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None:
+        """Kept, not pushed: it rides along with the window update that follows."""
+        self._source(source_id).engine = engine_stats_fields(stats)
 
     async def on_summary(self, source_id: str, summary: StreamSummary) -> None:
         status = self._source(source_id)

@@ -19,12 +19,12 @@ import numpy as np
 
 from ...audio.encode import encode_bytes
 from ...config import AnalysisSettings
-from ...sinks.metrics import metrics
-from ...types import SAMPLE_RATE, ClipVerdict, Decision, Status, Window, WindowVerdict
+from ...types import SAMPLE_RATE, ClipVerdict, Decision, EngineStats, Status, Window, WindowVerdict
 from ..base import EngineError, StreamInfo
 from .results import ClipRejected, ClipResult
 from .scores import ScoreTracker
 from .settings import RemoteEngineSettings
+from .stats import RequestStats
 from .vendors import ClipJudge
 from .windows import clip_verdict_for
 
@@ -75,6 +75,11 @@ class ClipSession:
         self._last: ClipResult | None = None
         self._judged_s = self._ai_s = self._score_s = 0.0
         self._clips = self._ai_clips = 0
+        self._stats = RequestStats(judge.name)
+
+    @property
+    def stats(self) -> EngineStats:
+        return self._stats.snapshot()
 
     async def submit(self, window: Window) -> list[WindowVerdict]:
         self._clip.add(window)
@@ -106,10 +111,10 @@ class ClipSession:
         if self._judge.max_bytes is not None and len(audio) > self._judge.max_bytes:
             raise EngineError(f"{self._judge.name}: a {clip.seconds:.0f} s clip is {len(audio)} bytes, over the vendor's limit")
         try:
-            result: ClipResult | ClipRejected = await self._judge.judge(audio, f"{self._source_id_safe()}.{fmt}", clip.seconds)
+            result: ClipResult | ClipRejected = await self._judge.judge(audio, f"{self._source_id_safe()}.{fmt}", clip.seconds, self._stats)
         except ClipRejected as rejected:
             result = rejected
-        metrics.engine_audio_sent(self._judge.name, clip.seconds)
+        self._stats.audio_sent(clip.seconds)
         return result
 
     def _source_id_safe(self) -> str:
@@ -189,4 +194,4 @@ class ClipEngine:
         return ClipSession(self._judge, self._analysis, self._remote, info.source_id)
 
     async def aclose(self) -> None:
-        await self._judge.http.aclose()
+        await self._judge.aclose()

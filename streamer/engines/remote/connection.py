@@ -1,13 +1,8 @@
-"""What every remote engine shares: one aiohttp client per engine, error text without secrets, metrics."""
+"""What every remote engine shares: one aiohttp client per engine, and error text without secrets."""
 
 from __future__ import annotations
 
-import time
-from typing import Self
-
 import aiohttp
-
-from ...sinks.metrics import metrics
 
 
 class HttpClient:
@@ -38,17 +33,3 @@ def describe(exc: BaseException) -> str:
         return "timed out"
     return type(exc).__name__
 
-
-class Attempt:
-    """Times one request and records it: ``with Attempt(engine) as a: ...; a.outcome = "ok"``."""
-
-    def __init__(self, engine: str) -> None:
-        self.engine = engine
-        self.outcome = "error"
-
-    def __enter__(self) -> Self:
-        self._started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        metrics.engine_request(self.engine, self.outcome, time.perf_counter() - self._started)

@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 
 from ..base import EngineError
-from .connection import Attempt, HttpClient, describe
+from .connection import HttpClient, describe
 from .settings import RemoteEngineSettings
+from .stats import RequestStats
 
 log = logging.getLogger(__name__)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -47,17 +48,21 @@ def _outcome(status: int) -> str:
 
 async def request(
     http: HttpClient,
-    engine: str,
+    stats: RequestStats,
     remote: RemoteEngineSettings,
     method: str,
     url: str,
     what: str,
     make_kwargs: Callable[[], dict[str, Any]] = dict,
 ) -> Reply:
-    """Send until the answer is final; returns it (any status but 429/5xx). ``make_kwargs`` rebuilds bodies per try."""
+    """Send until the answer is final; returns it (any status but 429/5xx). ``make_kwargs`` rebuilds bodies per try.
+
+    Every try is recorded in ``stats`` (the session that asked).
+    """
+    engine = stats.engine
     for attempt_no in range(remote.retries + 1):
         retry_after = ""
-        with Attempt(engine) as attempt:
+        with stats.attempt() as attempt:
             try:
                 async with http.session.request(method, url, **make_kwargs()) as resp:
                     text = await resp.text()

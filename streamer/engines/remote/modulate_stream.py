@@ -15,11 +15,10 @@ import logging
 import aiohttp
 
 from ...config import AnalysisSettings
-from ...sinks.metrics import metrics
-from ...types import SAMPLE_RATE, ClipVerdict, Window, WindowVerdict
+from ...types import SAMPLE_RATE, ClipVerdict, EngineStats, Window, WindowVerdict
 from ...vendors.modulate import CloseCode, WireFormatError
 from ..base import EngineError, StreamInfo
-from .connection import Attempt, HttpClient, describe
+from .connection import HttpClient, describe
 from .modulate_protocol import (
     END_OF_STREAM,
     CloseAction,
@@ -34,6 +33,7 @@ from .modulate_protocol import (
 )
 from .scores import ScoreTracker
 from .settings import RemoteEngineSettings
+from .stats import RequestStats
 from .windows import place
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,16 @@ class ModulateStreamSession:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tracker = ScoreTracker(analysis.decision.rolling_windows)
         self._connections = 0
+        self._stats = RequestStats(NAME)
+
+    @property
+    def stats(self) -> EngineStats:
+        return self._stats.snapshot()
 
     async def analyze(self, window: Window) -> WindowVerdict:
         frame = pcm_frame(window.samples)
         for failures in range(self._remote.retries + 1):
-            with Attempt(NAME) as attempt:
+            with self._stats.attempt() as attempt:
                 try:
                     reconnected = await self._connect(window.samples.shape[1])
                     await self._ws.send_bytes(frame)  # type: ignore[union-attr]
@@ -82,7 +87,7 @@ class ModulateStreamSession:
                     attempt.outcome = "malformed"
                     raise EngineError(f"modulate sent a malformed message: {exc}") from None
                 attempt.outcome = "ok"
-            metrics.engine_audio_sent(NAME, window.frames / SAMPLE_RATE)
+            self._stats.audio_sent(window.frames / SAMPLE_RATE)
             evidence = ("modulate: new session after a lost connection",) if reconnected else ()
             return self._tracker.add(place(verdict, window, evidence=evidence))
         raise EngineError(f"modulate unreachable after {self._remote.retries + 1} attempts", retryable=True)
@@ -142,7 +147,7 @@ class ModulateStreamSession:
         """Send ``""`` and map ``done``; if the socket is gone, judge from the windows instead."""
         if self._ws is None or self._ws.closed:
             return self._from_windows("no open stream at the end")
-        with Attempt(NAME) as attempt:
+        with self._stats.attempt() as attempt:
             try:
                 await self._ws.send_str(END_OF_STREAM)
                 while not isinstance(message := await self._receive(), DoneMessage):
