@@ -90,26 +90,26 @@ class CombScorer:
     def __init__(self, bank: tuple[Grid, ...] | None = None, seed: int = 0) -> None:
         self.bank = bank if bank is not None else default_bank()
         rng = np.random.default_rng(seed)
-        indices, owners = [], []  # owners[i] = row (grid * (1 + NULL_GRIDS) + variant)
-        for g, grid in enumerate(self.bank):
+        # Row r = grid * (1 + NULL_GRIDS) + variant owns the slice starting at _starts[r].
+        indices = []
+        for grid in self.bank:
             log_scale = rng.uniform(*NULL_LOG_SCALE, NULL_GRIDS) * rng.choice((-1.0, 1.0), NULL_GRIDS)
             spacings = np.concatenate(([grid.spacing_hz], grid.spacing_hz * np.exp(log_scale)))
-            for v, spacing in enumerate(spacings):
-                bins = _grid_bins(spacing, grid.top_hz)
-                indices.append(bins)
-                owners.append(np.full(len(bins), g * (1 + NULL_GRIDS) + v))
+            indices.extend(_grid_bins(spacing, grid.top_hz) for spacing in spacings)
+        self._counts = np.array([len(bins) for bins in indices], dtype=np.float64)
+        if not self._counts.all():
+            raise ValueError("a comb grid has no point in the residual band")
+        self._starts = np.concatenate(([0], np.cumsum(self._counts[:-1]))).astype(np.int64)
         self._indices = np.concatenate(indices)
-        self._owners = np.concatenate(owners)
-        self._counts = np.bincount(self._owners).astype(np.float64)
-        n_residual = len(band_hz())
-        if self._indices.max() >= n_residual:
+        if self._indices.max() >= len(band_hz()):
             raise ValueError("a comb grid reaches past the residual band")
 
     def score(self, residual: np.ndarray) -> CombResult:
         # A peak may fall between two bins: take the local max over ±1 bin.
         padded = np.pad(residual, 1)
         widened = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
-        means = np.bincount(self._owners, weights=widened[self._indices]) / self._counts
+        # Contiguous per-row slices: reduceat is ~4× faster than a weighted bincount here.
+        means = np.add.reduceat(np.take(widened, self._indices), self._starts) / self._counts
         means = means.reshape(len(self.bank), 1 + NULL_GRIDS)
         null = means[:, 1:]
         spread = null.std(axis=1)
