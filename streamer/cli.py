@@ -139,8 +139,8 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
     remote.add_argument("--mippia-webhook-url", metavar="URL",
                         help="receive MIPPIA results by webhook at this public URL (the callback URL set in MIPPIA's dashboard; "
                              "secret in AIMD_MIPPIA_WEBHOOK_SECRET); polling stays the fallback")
-    remote.add_argument("--mippia-webhook-listen", default="127.0.0.1:8787", metavar="HOST:PORT",
-                        help="address the webhook receiver listens on, behind that URL (default 127.0.0.1:8787)")
+    remote.add_argument("--mippia-webhook-listen", default=RemoteEngineSettings.model_fields["mippia_webhook_listen"].default,
+                        metavar="HOST:PORT", help="address the webhook receiver listens on, behind that URL (default %(default)s)")
 
 
 def _settings(args: argparse.Namespace) -> AnalysisSettings:

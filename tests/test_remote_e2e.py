@@ -101,7 +101,7 @@ async def test_aimd_run_forwards_to_serve_and_publishes_to_mqtt(serve, tmp_path)
     (retained,) = late.messages
     stats = json.loads(retained.payload)
     jsonschema.validate(stats, ENGINE_SCHEMA)
-    assert retained.retain and retained.topic == "aimd/box1/source/song.wav/engine"
+    assert retained.retain and stats["source"] == str(song) and retained.topic.endswith("_song.wav/engine")
     assert stats["engine"] == "modulate" and stats["requests"] == {"ok": 3} and stats["requests_total"] == 3  # 2 windows + done
     assert stats["audio_seconds_sent"] == 8.0 and stats["quota_errors"] == 0 and stats["last_outcome"] == "ok"
     assert 0 < stats["latency_ms"]["mean"] <= stats["latency_ms"]["max"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from misbehaving_server import misbehaving_server
-from test_remote_support import analyse
+from test_remote_support import StatsSink, analyse
 
 from streamer.engines.remote import RemoteEngineSettings
 from streamer.sinks.metrics import metrics
@@ -44,9 +44,11 @@ async def test_over_quota_backs_off_then_succeeds(vendor):
     server, address = vendor
     server.ws_plan.append("quota")
     before = _quota_count()
-    summary = await analyse("modulate", _ws(address))
+    stats = StatsSink()
+    summary = await analyse("modulate", _ws(address), sinks=[stats])
     assert summary.status is Status.OK and summary.window_count == 3
     assert _quota_count() == before + 1
+    assert stats.stats[-1].quota_errors == 1 and dict(stats.stats[-1].requests) == {"quota": 1, "ok": 4}  # 3 windows + done
     assert summary.windows[0].vocal_ai_confidence == 0.97 and summary.is_ai  # doc example window and done
 
 

@@ -37,7 +37,7 @@ class _SourceState:
     status: str = "reconnecting"
     decision: Decision | None = None
     seq: int = 0
-    engine_stats: bytes | None = None
+    engine_stats: EngineStats | None = None
     engine_stats_sent: bool = True
     engine_stats_next: float = 0.0  # monotonic
 
@@ -73,14 +73,17 @@ class MqttSink:
 
     async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None:
         source = self._source(source_id)
-        source.engine_stats, source.engine_stats_sent = engine_payload(self._topics.instance, source_id, stats), False
+        source.engine_stats, source.engine_stats_sent = stats, False
         if time.monotonic() >= source.engine_stats_next:
             self._publish_engine_stats(source_id, source)
 
     def _publish_engine_stats(self, source_id: str, source: _SourceState) -> None:
-        assert source.engine_stats is not None
         source.engine_stats_sent, source.engine_stats_next = True, time.monotonic() + ENGINE_STATS_INTERVAL_S
-        self._publish(source_id, "engine", source.engine_stats, retain=True)
+        self._publish(source_id, "engine", self._engine_payload(source_id, source), retain=True)
+
+    def _engine_payload(self, source_id: str, source: _SourceState) -> bytes:
+        assert source.engine_stats is not None
+        return engine_payload(self._topics.instance, source_id, source.engine_stats)
 
     async def on_summary(self, source_id: str, summary: StreamSummary) -> None:
         source = self._source(source_id)
@@ -129,7 +132,8 @@ class MqttSink:
                 state = source.decision.value.encode()
                 messages.append(Message(self._topics.source(source_id, "state"), state, retain=True))
             if source.engine_stats is not None:
-                messages.append(Message(self._topics.source(source_id, "engine"), source.engine_stats, retain=True))
+                payload = self._engine_payload(source_id, source)
+                messages.append(Message(self._topics.source(source_id, "engine"), payload, retain=True))
         return messages
 
     def _ha_status(self, payload: bytes) -> list[Message]:

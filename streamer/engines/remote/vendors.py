@@ -48,7 +48,6 @@ class ClipJudge(Protocol):
     min_clip_s: float
     #: Largest upload the vendor accepts, or None.
     max_bytes: int | None
-    http: HttpClient
 
     async def judge(self, audio: bytes, file_name: str, seconds: float, stats: RequestStats) -> ClipResult: ...
 
