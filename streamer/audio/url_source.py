@@ -14,7 +14,7 @@ import av
 
 from ..types import SAMPLE_RATE
 from .bridge import LiveBuffer, post
-from .decode import OPEN_TIMEOUT_S, DecodeStats, decode_blocks, open_media
+from .decode import NETWORK_TIMEOUT_S, DecodeStats, decode_blocks, open_media
 from .live import BufferedLiveSource
 from .resample import Resampler
 from .source import SourceError
@@ -64,7 +64,7 @@ class UrlSource(BufferedLiveSource):
         max_retries: int = 8,
         retry_forever: bool = False,
         backoff: Backoff = Backoff(),
-        timeout_s: float = OPEN_TIMEOUT_S,
+        timeout_s: float = NETWORK_TIMEOUT_S,
         buffer_s: float = 30.0,
         chunk_s: float = 0.1,
         hls: bool | None = None,
@@ -108,7 +108,7 @@ class UrlSource(BufferedLiveSource):
                 log.warning("%s: giving up after %d failed attempts", self.url, failures)
                 return
             try:
-                container = open_media(self.url, open_timeout_s=self.timeout_s, read_timeout_s=self.timeout_s)
+                container = open_media(self.url, timeout_s=self.timeout_s)
             except SourceError:
                 if lost_at is None and not self.retry_forever:
                     raise
