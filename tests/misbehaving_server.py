@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aiohttp import WSMsgType, web
-from test_server_fixtures import free_port, running_app
+from server_app import running_app
+from services import free_port
 
 #: vendor-protocols.md §1.4 example window and done messages.
 WINDOW = {"start_time_ms": 0, "end_time_ms": 4000, "vocal_percentage": 87.5, "vocal_ai_percentage": 100,

@@ -11,9 +11,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 from audio_fixtures import encode, music
-from services import Mosquitto, MqttCollector
+from services import Mosquitto, MqttCollector, free_port
 from test_remote_support import StatsSink, analyse
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
 
 from streamer.engines.remote import RemoteEngineSettings
 from streamer.server.settings import ServerSettings

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from audio_fixtures import music
 from test_remote_support import ArraySource, StatsSink
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
+from services import free_port
 
 from streamer.config import AnalysisSettings
 from streamer.engines import create_engine

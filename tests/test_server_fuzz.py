@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
+from services import free_port
 from streamer.server.settings import ServerSettings
 
 schemathesis = pytest.importorskip("schemathesis")

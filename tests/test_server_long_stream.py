@@ -13,7 +13,7 @@ import requests
 import websockets
 
 from audio_fixtures import music
-from test_server_fixtures import free_port
+from services import free_port
 
 MINUTES = 30
 CHUNK_S = 10  # one 10 s PCM chunk, sent again and again

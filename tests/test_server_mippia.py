@@ -9,7 +9,8 @@ import pytest
 import requests
 from aiohttp import web
 from audio_fixtures import encode, music, random_bytes
-from test_server_fixtures import free_port, running_app, running_server
+from server_app import running_app, running_server
+from services import free_port
 
 from streamer.server.settings import ServerSettings
 from streamer.vendors import mippia

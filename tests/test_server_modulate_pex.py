@@ -12,7 +12,8 @@ import requests
 import websockets
 from aiohttp import web
 from audio_fixtures import encode, music, random_bytes, video_without_audio
-from test_server_fixtures import free_port, running_app, running_server
+from server_app import running_app, running_server
+from services import free_port
 
 from streamer.server.fetch_guard import is_public
 from streamer.server.settings import ServerSettings

@@ -12,7 +12,8 @@ import pytest
 import requests
 import websockets
 from audio_fixtures import encode, music, random_bytes
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
+from services import free_port
 
 from streamer.server.settings import ServerSettings
 from streamer.types import SAMPLE_RATE, PcmBlock

@@ -16,7 +16,8 @@ import yaml
 from aiohttp import web
 from audio_fixtures import encode, music
 from referencing import Registry, Resource
-from test_server_fixtures import free_port, running_app, running_server
+from server_app import running_app, running_server
+from services import free_port
 
 from streamer.server.app import create_app
 from streamer.server.settings import ServerSettings

@@ -10,7 +10,8 @@ import pytest
 import requests
 import websockets
 from audio_fixtures import encode, music
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
+from services import free_port
 from test_server_modulate_pex import _stream as stream
 
 from streamer.server.quotas import RateLimiter, usage_counter

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 import websockets
-from test_server_fixtures import free_port
+from services import free_port
 
 
 def _start(tmp_path, port: int) -> subprocess.Popen:

@@ -12,7 +12,8 @@ import requests
 import websockets
 
 from audio_fixtures import music
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
+from services import free_port
 from streamer.server.settings import ServerSettings
 
 KEY = "status-key"

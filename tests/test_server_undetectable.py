@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 from audio_fixtures import encode, music, random_bytes
-from test_server_fixtures import free_port, running_server
+from server_app import running_server
+from services import free_port
 
 from streamer.server.settings import ServerSettings
 from streamer.server.storage import DATABASE_FILE, load_secret

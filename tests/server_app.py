@@ -1,9 +1,8 @@
-"""Shared by the test_server_* modules (named so it sits among the files they own): the real app on loopback."""
+"""The real ``aimd serve`` app on loopback, for the server and remote-engine tests."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,12 +11,6 @@ from aiohttp import web
 
 from streamer.server.app import create_app
 from streamer.server.settings import ServerSettings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
