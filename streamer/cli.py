@@ -317,10 +317,12 @@ async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
     sinks = [JsonLinesSink(), *_output_sinks(args, engine, settings)]
     status_page = await _start_status_page(args, sinks)
     if source.live:
-        from .web import StallWatch
+        from .service.runner import analyse_supervised
 
-        source = StallWatch(source, sinks)  # announces 'reconnecting' while a feed is gone
-    task = asyncio.create_task(analyse_stream(source, engine, settings, sinks, file_input=False))
+        pipeline = analyse_supervised(_supervised(args.source, source.id, sinks), lambda: engine, settings, sinks)
+    else:
+        pipeline = analyse_stream(source, engine, settings, sinks, file_input=False)
+    task = asyncio.create_task(pipeline)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -338,6 +340,24 @@ async def _run(args: argparse.Namespace, settings: AnalysisSettings) -> int:
         print(f"aimd: {args.source}: {summary.status.value}: {summary.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _supervised(spec: str, source_id: str, sinks: list):
+    """A live input under service mode's supervisor: reconnects with backoff and jitter, a no-data
+    watchdog, lost audio reported as gaps, and its state announced to the sinks. Only a first
+    connection that fails ends the run — that is a wrong URL or device, not a lost feed."""
+    from .audio.sources import open_source
+    from .service.config import SupervisionSettings
+    from .service.supervised import SupervisedSource
+
+    async def announce(source_id: str, state: str, detail: str) -> None:
+        for sink in sinks:
+            await sink.on_source_state(source_id, state, detail)
+
+    return SupervisedSource(
+        source_id, lambda: open_source(spec, reconnect=False), announce,
+        endless=True, live=True, supervision=SupervisionSettings(), must_connect_first=True,
+    )  # fmt: skip
 
 
 async def _start_status_page(args: argparse.Namespace, sinks: list):

@@ -19,6 +19,7 @@ from streamer.audio.encode import encode
 from streamer.engines.local.artefacts import decoder_artefacts
 from streamer.synth import music
 import audio_fixtures as fx
+from services import free_port
 
 AIMD = [sys.executable, "-m", "streamer"]
 MODULATE_BATCH_FIELDS = {
@@ -195,6 +196,16 @@ def test_usage_errors_are_one_line():
     assert result.returncode == 2 and result.stderr.decode().count("\n") == 1
     result = aimd("run", "--source", "/nonexistent/file.mp3")
     assert result.returncode == 2 and "not_found" in result.stderr.decode()
+
+
+def test_run_on_a_url_that_never_worked_fails_fast_instead_of_retrying():
+    """A live source is supervised (reconnects forever once it ran), but a first connection
+    that fails is a wrong URL: one clear line and exit 1, not an endless retry loop."""
+    started = time.monotonic()
+    result = aimd("run", "--source", f"http://127.0.0.1:{free_port()}/radio.mp3", timeout=30)
+    assert result.returncode == 1 and time.monotonic() - started < 15
+    assert "not_found" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+    assert json.loads(result.stdout.decode().splitlines()[-1])["type"] == "done"
 
 
 def test_demo_runs_offline_and_shows_both_verdicts():

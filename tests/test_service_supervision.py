@@ -70,7 +70,7 @@ async def supervise(url: str, policy: SupervisionSettings = FAST, kind: str = "u
     async def on_state(source_id: str, state: str, detail: str) -> None:
         run.states.append((time.monotonic(), SourceState(state)))
 
-    run.source = SupervisedSource(
+    run.source = SupervisedSource.configured(
         config.resolve(config.sources[0]), on_state, opener=lambda c: open_input(c, timeout_s=2.0)
     )
 

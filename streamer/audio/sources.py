@@ -18,8 +18,12 @@ def open_source(
     raw_format: str | None = None,
     rate: int | None = None,
     channels: int | None = None,
+    reconnect: bool = True,
 ) -> Source:
-    """``-`` → stdin (raw PCM), ``device:NAME_OR_INDEX`` → sound card, a URL → stream, else a file path."""
+    """``-`` → stdin (raw PCM), ``device:NAME_OR_INDEX`` → sound card, a URL → stream, else a file path.
+
+    ``reconnect=False``: a URL stream ends when its connection does (a supervisor reconnects).
+    """
     if spec == "-":
         if raw_format is None or rate is None or channels is None:
             raise SourceError(Status.INVALID_FILE, "stdin carries raw PCM: give its format, rate and channels")
@@ -27,7 +31,7 @@ def open_source(
     if spec.startswith("device:"):
         return DeviceSource(spec.removeprefix("device:") or None)
     if is_network(normalise_url(spec)):
-        return UrlSource(spec)
+        return UrlSource(spec) if reconnect else UrlSource(spec, max_retries=0)
     return FileSource(spec, realtime=realtime)
 
 

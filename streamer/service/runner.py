@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ..config import DecisionSettings
+from ..config import AnalysisSettings, DecisionSettings
 from ..engines import create_engine
 from ..engines.base import Engine
 from ..engines.remote import RemoteEngineSettings
@@ -33,7 +33,7 @@ SINKS_STOP_S = 1.0
 DISABLED = "disabled"
 
 
-class _ResultsOnly:
+class ResultsOnly:
     """The sinks as the pipeline sees them: results pass, state changes do not.
 
     The pipeline reports ``running`` when it starts reading and ``stopped`` when
@@ -64,6 +64,21 @@ class _ResultsOnly:
         """The service closes the real sinks itself."""
 
 
+async def analyse_supervised(
+    source: SupervisedSource, engine: Callable[[], Engine], analysis: AnalysisSettings, sinks: Sequence[Sink]
+) -> StreamSummary:
+    """One supervised source through the pipeline, then ``stopped`` published (also when it failed).
+
+    ``engine`` is called inside, so an engine that cannot be built still ends in ``stopped``.
+    """
+    try:
+        return await analyse_stream(source, engine(), analysis, [ResultsOnly(sinks)], file_input=False)
+    finally:
+        source.machine.stop()
+        for sink in sinks:
+            await sink.on_source_state(source.id, SourceState.STOPPED, "")
+
+
 class EnginePool:
     """One engine per distinct (engine, decision thresholds); sessions are per source."""
 
@@ -90,7 +105,6 @@ class Service:
         self.sinks = list(sinks)
         self.engines = engines
         self.summaries: dict[str, StreamSummary] = {}
-        self._results = _ResultsOnly(self.sinks)
         self._running: dict[str, tuple[ResolvedSource, asyncio.Task[None], SupervisedSource]] = {}
 
     @property
@@ -125,23 +139,20 @@ class Service:
             await sink.on_source_state(source_id, state, detail)
 
     def _start(self, resolved: ResolvedSource) -> None:
-        source = SupervisedSource(resolved, self.publish_state)
+        source = SupervisedSource.configured(resolved, self.publish_state)
         task = asyncio.create_task(self._run(resolved, source), name=f"source:{resolved.source.id}")
         self._running[resolved.source.id] = (resolved, task, source)
 
     async def _run(self, resolved: ResolvedSource, source: SupervisedSource) -> None:
         source_id = resolved.source.id
         try:
-            engine = self.engines.get(resolved)
-            summary = await analyse_stream(source, engine, resolved.analysis, [self._results], file_input=False)
+            summary = await analyse_supervised(source, lambda: self.engines.get(resolved), resolved.analysis, self.sinks)
             self.summaries[source_id] = summary
             log.info("%s: stopped (%s, %.0f s analysed, %.1f s lost)", source_id, summary.status.value,
                      summary.duration_s, summary.gap_seconds, extra={"source": source_id, "state": "stopped"})
         except Exception:  # one broken source must not take the others down
             log.exception("%s: failed", source_id, extra={"source": source_id})
         finally:
-            source.machine.stop()
-            await self.publish_state(source_id, SourceState.STOPPED, "")
             entry = self._running.get(source_id)
             if entry is not None and entry[2] is source:
                 del self._running[source_id]

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
 
 import numpy as np
 
 from ..audio.resample import downmix
 from ..audio.source import Source, SourceError
 from ..types import SAMPLE_RATE, Gap, PcmBlock, SourceEvent
-from .config import ResolvedSource, SourceConfig, SourceType
+from .config import ResolvedSource, SourceConfig, SourceType, SupervisionSettings
 from .inputs import is_endless, open_input
 from .machine import SourceMachine, SourceState, reconnect_gap_s
 
@@ -40,26 +42,38 @@ class _Lost(Exception):
 
 
 class SupervisedSource:
-    """Implements :class:`Source` and :class:`SourceHealth` for one configured source."""
+    """Implements :class:`Source` and :class:`SourceHealth` around one input, reconnecting it as needed.
+
+    ``connect`` opens a fresh inner source for each connection attempt (with no retries of
+    its own). ``endless``: its end is a failure to recover from (radio, sound card), not the
+    end of the work (a file). ``live``: it runs at real time, so the watchdog applies.
+    """
 
     def __init__(
         self,
-        resolved: ResolvedSource,
+        source_id: str,
+        connect: Callable[[], Source],
         on_state: StateCallback,
         *,
-        opener: Callable[[SourceConfig], Source] = open_input,
+        endless: bool,
+        live: bool,
+        supervision: SupervisionSettings,
+        gain_db: float = 0.0,
+        channels: Literal[1, 2] | None = None,
         settle_s: float = SETTLE_S,
+        must_connect_first: bool = False,
     ) -> None:
-        self.config = resolved.source
-        self.id = resolved.source.id
-        self.live = is_endless(self.config) or (self.config.type is SourceType.FILE and self.config.realtime)
-        self.machine = SourceMachine(resolved.supervision)
+        self.id = source_id
+        self.live = live
+        self.machine = SourceMachine(supervision)
         self.reconnects = 0
         self.gap_seconds = 0.0
-        self._gain = np.float32(10 ** (resolved.gain_db / 20))
-        self._channels = resolved.channels
+        self._endless = endless
+        self._must_connect_first = must_connect_first
+        self._gain = np.float32(10 ** (gain_db / 20))
+        self._channels = channels
         self._on_state = on_state
-        self._opener = opener
+        self._connect = connect
         self._settle_s = settle_s
         self._dropped_before = 0  # dropped_frames of finished connections
         self._inner: Source | None = None
@@ -67,6 +81,29 @@ class SupervisedSource:
         self._offset: int | None = None  # inner stream frame → ours, for the current connection
         self._overflow_warned_at = -OVERFLOW_WARNING_EVERY_S
         self._stop = asyncio.Event()
+
+    @classmethod
+    def configured(
+        cls,
+        resolved: ResolvedSource,
+        on_state: StateCallback,
+        *,
+        opener: Callable[[SourceConfig], Source] = open_input,
+        settle_s: float = SETTLE_S,
+    ) -> SupervisedSource:
+        """The supervised source of one entry of the service config."""
+        config = resolved.source
+        return cls(
+            config.id,
+            functools.partial(opener, config),
+            on_state,
+            endless=is_endless(config),
+            live=is_endless(config) or (config.type is SourceType.FILE and config.realtime),
+            supervision=resolved.supervision,
+            gain_db=resolved.gain_db,
+            channels=resolved.channels,
+            settle_s=settle_s,
+        )
 
     @property
     def dropped_frames(self) -> int:
@@ -84,7 +121,8 @@ class SupervisedSource:
                     yield event
                 return  # a file or a finite stream ended: the work is done
             except (_Lost, SourceError) as exc:
-                if not is_endless(self.config):
+                never_ran = self.machine.last_audio_at is None
+                if not self._endless or (self._must_connect_first and never_ran and isinstance(exc, SourceError)):
                     raise
                 reason = exc.message if isinstance(exc, SourceError) else str(exc)
             retry = self.machine.failed()
@@ -120,7 +158,7 @@ class SupervisedSource:
         After a reconnect the first events are held for ``settle_s`` so the gap
         can be sized net of the server's burst (:func:`reconnect_gap_s`).
         """
-        inner = self._inner = self._opener(self.config)
+        inner = self._inner = self._connect()
         self._offset = None
         lost_edge = self.machine.last_audio_at
         holding = lost_edge is not None
@@ -154,7 +192,7 @@ class SupervisedSource:
                     if holding:
                         for event in self._release(held, lost_edge, loop.time()):
                             yield event
-                    if is_endless(self.config) and not getattr(getattr(inner, "stats", None), "finite", False):
+                    if self._endless and not getattr(getattr(inner, "stats", None), "finite", False):
                         raise _Lost("stream ended") from None
                     return
                 if isinstance(event, PcmBlock) and self.machine.audio(loop.time(), event.frames / SAMPLE_RATE):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .app import add_status_routes, bound_port, create_web_app, start_web_server
-from .liveness import StallWatch
 from .status import StatusSink
 
-__all__ = ["StallWatch", "StatusSink", "add_status_routes", "bound_port", "create_web_app", "start_web_server"]
+__all__ = ["StatusSink", "add_status_routes", "bound_port", "create_web_app", "start_web_server"]
