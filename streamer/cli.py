@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--open", action="store_true", help="accept requests without credentials (loopback only)")
     serve.add_argument("--max-concurrent-per-key", type=int, metavar="N", help="requests / open streams per key (default 25)")
     serve.add_argument("--data-dir", type=Path, help="task database, uploads and signing key (default ~/.local/state/aimd/serve)")
+    serve.add_argument("--mippia-webhook-url", metavar="URL",
+                       help="send signed MIPPIA task webhooks to this callback URL (MIPPIA's dashboard setting); "
+                            "the signing secret comes from AIMD_MIPPIA_WEBHOOK_SECRET")
     serve.set_defaults(func=_cmd_serve)
 
     demo = commands.add_parser("demo", help="offline demo: synthesise music, add decoder artefacts, analyse both")
@@ -459,7 +462,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     api_keys = [*args.api_keys, *_env_list("AIMD_API_KEYS")]
     pex_clients = [*args.pex_clients, *_env_list("AIMD_PEX_CLIENTS")]
     try:
-        optional = {name: value for name in ("data_dir", "max_concurrent_per_key") if (value := getattr(args, name)) is not None}
+        optional = {name: value for name in ("data_dir", "max_concurrent_per_key", "mippia_webhook_url")
+                    if (value := getattr(args, name)) is not None}  # fmt: skip
+        if secret := os.environ.get("AIMD_MIPPIA_WEBHOOK_SECRET"):
+            optional["mippia_webhook_secret"] = secret
         settings = ServerSettings(
             host=args.host, port=args.port, api_keys=tuple(api_keys), pex_clients=tuple(pex_clients), open=args.open, **optional
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import requests
 from aiohttp import web
 from audio_fixtures import encode, music, random_bytes
 from server_app import running_app, running_server
-from services import free_port
+from services import free_port, wait_for_port
 
 from streamer.server.settings import ServerSettings
 from streamer.vendors import mippia
@@ -124,10 +127,7 @@ def test_legacy_multipart_submit_and_webhooks(server, mp3, receiver):
         resp = requests.post(f"{server}/api/v1/ai-detection/lite", headers=AUTH, files={"file": (mp3.name, f)}, timeout=10)
     task_id = resp.json()["task_id"]
     assert _poll(server, task_id)["status"] == "success"
-    deadline = time.monotonic() + 10
-    while not any(b["task_id"] == task_id and b["status"] == "success" for b, _ in hook.deliveries):
-        assert time.monotonic() < deadline, "no success webhook"
-        time.sleep(0.05)
+    _wait_for_webhook(hook, task_id)
     assert hook.challenges and hook.refused == 1  # the handshake happened and a failed delivery was retried
     mine = [(b, h) for b, h in hook.deliveries if b["task_id"] == task_id]
     assert [b["status"] for b, _ in mine] == ["processing", "success"]
@@ -135,6 +135,39 @@ def test_legacy_multipart_submit_and_webhooks(server, mp3, receiver):
         lowered = {k.lower(): v for k, v in headers.items()}
         assert body["taskId"] == task_id and mippia.verify_webhook(SECRET.encode(), task_id, lowered, time.time())
         assert not mippia.verify_webhook(b"other-secret", task_id, lowered, time.time())
+
+
+def _wait_for_webhook(hook: Receiver, task_id: str, status: str = "success") -> dict[str, str]:
+    deadline = time.monotonic() + 20
+    while True:
+        for body, headers in hook.deliveries:
+            if body["task_id"] == task_id and body["status"] == status:
+                return {k.lower(): v for k, v in headers.items()}
+        assert time.monotonic() < deadline, f"no {status} webhook for {task_id}"
+        time.sleep(0.05)
+
+
+def test_serve_command_line_sends_signed_webhooks(receiver, mp3, tmp_path):
+    """As a user runs it: the callback URL on the command line, the secret from the environment."""
+    hook, url = receiver
+    serve = [sys.executable, "-m", "streamer", "serve", "--data-dir", str(tmp_path), "--mippia-webhook-url", url]
+    env = {k: v for k, v in os.environ.items() if k != "AIMD_MIPPIA_WEBHOOK_SECRET"} | {"AIMD_API_KEYS": KEY}
+    refused = subprocess.run([*serve, "--port", str(free_port())], env=env, capture_output=True, timeout=30)
+    assert refused.returncode == 2 and b"AIMD_MIPPIA_WEBHOOK_SECRET" in refused.stderr
+    port = free_port()
+    process = subprocess.Popen([*serve, "--port", str(port)], env=env | {"AIMD_MIPPIA_WEBHOOK_SECRET": SECRET},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_port(port, timeout=20)
+        with mp3.open("rb") as f:
+            resp = requests.post(f"http://127.0.0.1:{port}/api/v1/ai-detection/lite", headers=AUTH,
+                                 files={"file": (mp3.name, f)}, timeout=10)  # fmt: skip
+        task_id = resp.json()["task_id"]
+        headers = _wait_for_webhook(hook, task_id)
+        assert mippia.verify_webhook(SECRET.encode(), task_id, headers, time.time())
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def test_undecodable_music_fails_the_task(server, tmp_path):

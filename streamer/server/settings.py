@@ -100,7 +100,7 @@ class ServerSettings(BaseModel):
         if not self.open and not self.api_keys and not self.pex_clients:
             raise ValueError("no API keys or Pex clients configured: pass --api-key / --pex-client, or --open on loopback")
         if self.mippia_webhook_url and not self.mippia_webhook_secret:
-            raise ValueError("a Mippia webhook URL needs a webhook secret to sign with")
+            raise ValueError("a Mippia webhook URL needs a webhook secret to sign with (AIMD_MIPPIA_WEBHOOK_SECRET)")
         for key in self.api_keys:
             if key.apis is not None and Api.PEX in key.apis:
                 raise ValueError("Pex is used with a Pex client (--pex-client), not an API key")
