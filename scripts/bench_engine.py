@@ -21,8 +21,10 @@ import numpy as np  # noqa: E402
 
 from streamer.config import DecisionSettings  # noqa: E402
 from streamer.engines.local.engine import LocalSession  # noqa: E402
+from streamer.engines.local.content import analyse  # noqa: E402
+from streamer.engines.local.envelope_jitter import jitter_floor  # noqa: E402
 from streamer.engines.local.routing import measure_content  # noqa: E402
-from streamer.engines.local.scoring import FingerprintScorer  # noqa: E402
+from streamer.engines.local.scoring import EvidenceScorer  # noqa: E402
 from streamer.engines.local.spectrum import frame_db_sum, peak_residual  # noqa: E402
 from streamer.types import Window  # noqa: E402
 from test_local_engine_support import synthetic_music  # noqa: E402
@@ -41,18 +43,23 @@ def median_ms(fn, repeats: int) -> float:
 def stage_costs(repeats: int) -> dict[str, float]:
     """Median CPU ms per 4 s window of each engine stage."""
     mono = synthetic_music(4.0, seed=0)
-    scorer = FingerprintScorer()
+    scorer = EvidenceScorer()
     db_sum, frames = frame_db_sum(mono)
     mean_db = db_sum / frames
     residual = peak_residual(mean_db)
+    analysis = analyse(mono)
+    assert analysis is not None
+    floor = jitter_floor(analysis.cepstra)
     session = LocalSession(scorer, DecisionSettings())
     window = Window(index=0, start_frame=0, samples=mono[:, None], captured_at=0.0)
     stages = {
-        "routing (level, silence, speech, singing)": lambda: measure_content(mono, -55.0),
+        "routing (level, silence, speech, singing, jitter floor)": lambda: measure_content(mono, -55.0),
+        "  of which jitter floor (on routing's cepstra)": lambda: jitter_floor(analysis.cepstra),
         "STFT 16384/8192 + dB mean": lambda: frame_db_sum(mono),
         "hull residual": lambda: peak_residual(mean_db),
         "comb score": lambda: scorer.comb.score(residual),
-        "hull + comb + linear model": lambda: scorer.score(mean_db, frames),
+        "envelope-jitter score": lambda: scorer.jitter.score(floor, 1.0),
+        "hull + comb + linear model + jitter (one scoring)": lambda: scorer.score(mean_db, frames, floor),
         "whole window (analyze: window, running, rolling)": lambda: session._analyze(window),
     }
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
@@ -64,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"ms CPU per 4 s window (median of {args.windows})")
     for name, ms in stage_costs(args.windows).items():
-        print(f"{name:40s} {ms:7.2f}")
+        print(f"{name:56s} {ms:7.3f}")
 
 
 if __name__ == "__main__":

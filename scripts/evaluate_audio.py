@@ -21,7 +21,7 @@ import soxr
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from train_dataset import CORPUS, decode, window_spectra
+from train_dataset import CORPUS, decode, window_evidence
 
 from streamer.engines.local.spectrum import N_FFT
 from streamer.types import SAMPLE_RATE
@@ -151,41 +151,43 @@ def transforms(voices: list[np.ndarray]) -> dict[str, Callable[[np.ndarray], np.
     }
 
 
-ROBUSTNESS_CACHE = Path("/tmp/aimd_eval_robustness.npz")
+ROBUSTNESS_CACHE = Path("/tmp/aimd_eval_robustness_jitter.npz")  # new name: the old cache has no floors
 ORIGINAL = "original"
 
 
 @dataclass
 class Conditions:
-    """dB-sum spectra of every music clip under every condition (the original first)."""
+    """dB-sum spectra and mean jitter floors of every music clip under every condition (the original first)."""
 
     names: list[str]
     clip_names: list[str]
     sums: np.ndarray  # (conditions, clips, bins)
     frames: np.ndarray  # (conditions, clips)
+    floors: np.ndarray  # (conditions, clips) mean jitter floor of the clip's windows
 
 
-def _clip_sum(mono: np.ndarray) -> tuple[np.ndarray, int]:
-    sums, frames = window_spectra(mono)
-    return sums.sum(axis=0), int(frames.sum())
+def _clip_sum(mono: np.ndarray) -> tuple[np.ndarray, int, float]:
+    sums, frames, floors = window_evidence(mono)
+    return sums.sum(axis=0), int(frames.sum()), float(floors.mean()) if len(floors) else np.nan
 
 
 def robustness_spectra(clips: list[Clip], rebuild: bool = False) -> Conditions:
     """Spectra of the music clips, original and transformed, from the /tmp cache when present."""
     if ROBUSTNESS_CACHE.exists() and not rebuild:
         data = np.load(ROBUSTNESS_CACHE, allow_pickle=False)
-        return Conditions(list(map(str, data["names"])), list(map(str, data["clip_names"])), data["sums"], data["frames"])
+        return Conditions(list(map(str, data["names"])), list(map(str, data["clip_names"])), data["sums"], data["frames"], data["floors"])
     music = [c for c in clips if c.label in ("ai", "real")]
     chain = {ORIGINAL: lambda m: m, **transforms([c.mono for c in clips if c.label == "speech"])}
     sums = np.zeros((len(chain), len(music), N_FFT // 2 + 1), dtype=np.float32)
     frames = np.zeros((len(chain), len(music)), dtype=np.int64)
+    floors = np.full((len(chain), len(music)), np.nan)
     for j, clip in enumerate(music):
         for i, transform in enumerate(chain.values()):
-            sums[i, j], frames[i, j] = _clip_sum(transform(clip.mono))
+            sums[i, j], frames[i, j], floors[i, j] = _clip_sum(transform(clip.mono))
         print(f"\r{j + 1}/{len(music)} clips transformed", end="", file=sys.stderr)
     print(file=sys.stderr)
-    result = Conditions(list(chain), [c.name for c in music], sums, frames)
-    np.savez(ROBUSTNESS_CACHE, names=np.array(result.names), clip_names=np.array(result.clip_names), sums=sums, frames=frames)
+    result = Conditions(list(chain), [c.name for c in music], sums, frames, floors)
+    np.savez(ROBUSTNESS_CACHE, names=np.array(result.names), clip_names=np.array(result.clip_names), sums=sums, frames=frames, floors=floors)
     return result
 
 

@@ -1,11 +1,13 @@
 """Measure the local engine on the shared corpus and write docs/accuracy.md.
 
-Usage: scripts/evaluate [--rebuild-cache]   (about 10 min the first time, ~3 min cached)
+Usage: scripts/evaluate [--rebuild-cache]   (about 25 min the first time, ~8 min cached)
 
-Every score is the engine's own (FingerprintScorer: calibrated linear model fused
-with the comb) from a model that never saw the track: grouped 5-fold CV by track
-(a reconstruction shares its original's group), and leave-one-generator-out
-where neither the generator nor the test tracks are in training. Audio caches
+Every score is the engine's own (EvidenceScorer: calibrated linear model, comb and
+envelope jitter fused by the largest logit) from models that never saw the track:
+grouped 5-fold CV by track (a reconstruction shares its original's group), and
+leave-one-generator-out where neither the generator nor the test tracks are in
+training. The envelope-jitter calibration is refitted on each training side's real
+music the way scripts/train_envelope_jitter.py fits the shipped one. Audio caches
 live in /tmp (see train_dataset.py and evaluate_audio.py).
 """
 
@@ -33,6 +35,8 @@ from bench_engine import stage_costs
 from evaluate_audio import Conditions, load_clips, robustness_spectra
 from train_content import HeadReport
 from train_content import train as train_content
+from train_envelope_jitter import VERSION as JITTER_VERSION
+from train_envelope_jitter import calibrate
 from train_local import (
     ACCUMULATIONS,
     WHOLE,
@@ -44,7 +48,8 @@ from train_local import (
 )
 
 from streamer.config import DecisionSettings
-from streamer.engines.local.scoring import FingerprintScorer
+from streamer.engines.local.envelope_jitter import JitterModel
+from streamer.engines.local.scoring import EvidenceScorer
 
 REPORT = ROOT / "docs" / "accuracy.md"
 DECISION = DecisionSettings()
@@ -63,7 +68,9 @@ class Scored:
     item: int
     windows: int  # WHOLE = the whole file
     score: float
+    fingerprint_score: float  # the same evidence scored without the envelope-jitter family
     comb_z: float
+    jitter_z: float
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ class Metrics:
     tpr_at_1pct: float
     fpr_at_threshold: float
     tpr_at_threshold: float
+    fingerprint_auc: float
     comb_auc: float
+    jitter_auc: float
 
     def cells(self) -> list[str]:
         return [
@@ -84,17 +93,21 @@ class Metrics:
             f"{self.tpr_at_1pct:.1%}",
             f"{self.fpr_at_threshold:.1%}",
             f"{self.tpr_at_threshold:.1%}",
+            f"{self.fingerprint_auc:.3f}",
             f"{self.comb_auc:.3f}",
+            f"{self.jitter_auc:.3f}",
         ]
 
 
-HEADER = ["AI files", "real files", "AUC", "TPR @ 1 % FPR", "FPR @ threshold", "TPR @ threshold", "comb-only AUC"]
+HEADER = ["AI files", "real files", "AUC", "TPR @ 1 % FPR", "FPR @ threshold", "TPR @ threshold", "fingerprint-only AUC", "comb-only AUC", "jitter-only AUC"]
 
 
 def metrics(ai: list[Scored], real: list[Scored], threshold: float) -> Metrics:
     y = np.r_[np.ones(len(ai)), np.zeros(len(real))]
     score = np.array([s.score for s in ai + real])
+    fingerprint = np.array([s.fingerprint_score for s in ai + real])
     comb = np.array([s.comb_z for s in ai + real])
+    jitter = np.array([s.jitter_z for s in ai + real])
     fpr, tpr, _ = roc_curve(y, score)
     return Metrics(
         n_ai=len(ai),
@@ -103,7 +116,9 @@ def metrics(ai: list[Scored], real: list[Scored], threshold: float) -> Metrics:
         tpr_at_1pct=float(tpr[fpr <= 0.01].max()),
         fpr_at_threshold=float(np.mean(score[y == 0] >= threshold)),
         tpr_at_threshold=float(np.mean(score[y == 1] >= threshold)),
+        fingerprint_auc=float(roc_auc_score(y, fingerprint)),
         comb_auc=float(roc_auc_score(y, comb)),
+        jitter_auc=float(roc_auc_score(y, jitter)),
     )
 
 
@@ -112,23 +127,35 @@ def table(header: list[str], rows: Iterable[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+def scored_as(item: int, windows: int, scorer: EvidenceScorer, mean_db: np.ndarray, frames: int, mean_floor: float) -> Scored:
+    mean_db = mean_db.astype(np.float64)
+    result = scorer.score(mean_db, frames, mean_floor)
+    assert result.jitter is not None  # every evaluated window has a jitter floor
+    fingerprint = scorer.score(mean_db, frames, mean_floor=None).ai_score
+    return Scored(item, windows, result.ai_score, fingerprint, result.comb.best_z, result.jitter.z)
+
+
 class Evaluation:
     def __init__(self, training: Training) -> None:
         self.t = training
         self.items = training.items
-        self.scorer_of: dict[int, FingerprintScorer] = {}
+        self.scorer_of: dict[int, EvidenceScorer] = {}
         for fold in training.folds:
-            scorer = FingerprintScorer(model=training.held_out_model(fold.model))
+            trained_on = set(range(len(self.items))) - fold.held_out
+            scorer = EvidenceScorer(model=training.held_out_model(fold.model), jitter=self.jitter_calibration(trained_on))
             self.scorer_of.update(dict.fromkeys(fold.held_out, scorer))
         self.cv = self._score_all(self.scorer_of.__getitem__, range(len(self.items)), (*ACCUMULATIONS, WHOLE))
 
-    def _score_all(self, scorer_of: Callable[[int], FingerprintScorer], items: Iterable[int], accumulations: Iterable[int]) -> list[Scored]:
+    def jitter_calibration(self, items: Iterable[int]) -> JitterModel:
+        """The envelope-jitter calibration fitted on the real music (and band-limited copies) among ``items``."""
+        return calibrate([self.items[k].floors for k in items if self.items[k].label == "real"])
+
+    def _score_all(self, scorer_of: Callable[[int], EvidenceScorer], items: Iterable[int], accumulations: Iterable[int]) -> list[Scored]:
         scored = []
         for k in items:
             for n in accumulations:
-                for mean_db, frames in accumulated(self.items[k], n):
-                    result = scorer_of(k).score(mean_db.astype(np.float64), frames)
-                    scored.append(Scored(k, n, result.ai_score, result.comb.best_z))
+                for mean_db, frames, mean_floor in accumulated(self.items[k], n):
+                    scored.append(scored_as(k, n, scorer_of(k), mean_db, frames, mean_floor))
         return scored
 
     def select(self, scored: list[Scored], windows: int, keep: Callable[[int], bool]) -> list[Scored]:
@@ -188,7 +215,10 @@ class Evaluation:
             held_ai = [k for k in range(len(self.items)) if self.items[k].generator == generator]
             test_groups = {self.items[k].group for k in held_ai + held_real}
             train_samples = [s for s in self.t.samples if self.items[s.item].generator != generator and self.items[s.item].group not in test_groups]
-            scorer = FingerprintScorer(model=self.t.held_out_model(fit(*training_view(self.items, train_samples))))
+            scorer = EvidenceScorer(
+                model=self.t.held_out_model(fit(*training_view(self.items, train_samples))),
+                jitter=self.jitter_calibration({s.item for s in train_samples}),
+            )
             m = metrics(*(self._score_all(lambda _, s=scorer: s, held, (WHOLE,)) for held in (held_ai, held_real)), DECISION.clip_ai_threshold)
             rows.append([generator, *m.cells()])
             print(f"leave-one-generator-out: {generator} AUC {m.auc:.3f}", file=sys.stderr)
@@ -205,12 +235,12 @@ class Evaluation:
                 k = index.get(clip_name)
                 if k is None or conditions.frames[c, j] == 0:
                     continue
-                result = self.scorer_of[k].score(conditions.sums[c, j].astype(np.float64) / conditions.frames[c, j], int(conditions.frames[c, j]))
-                scored.append(Scored(k, WHOLE, result.ai_score, result.comb.best_z))
+                frames = int(conditions.frames[c, j])
+                scored.append(scored_as(k, WHOLE, self.scorer_of[k], conditions.sums[c, j] / frames, frames, float(conditions.floors[c, j])))
             fully = [s for s in scored if self.corpus_ai(s.item) and not is_reconstruction(self.items[s.item].generator)]
             m = metrics(fully, [s for s in scored if self.corpus_real(s.item)], DECISION.clip_ai_threshold)
             baseline = baseline or m
-            rows.append([name, *m.cells()[2:6], f"{m.auc - baseline.auc:+.3f}"])
+            rows.append([name, *m.cells()[2:6], f"{m.auc - baseline.auc:+.3f}", f"{m.fingerprint_auc:.3f}", f"{m.jitter_auc:.3f}"])
         return rows
 
 ROUTING_NOTE = (
@@ -227,16 +257,23 @@ def report(ev: Evaluation, conditions: Conditions, content_version: str, content
     sections = [
         "# Local engine accuracy",
         (
-            f"Generated by `scripts/evaluate` on {date.today().isoformat()} for models `{ev.t.model.version}` + `{content_version}` "
-        f"on the shared corpus ({sum(ev.corpus_ai(k) for k in range(len(ev.items)))} AI, "
-        f"{sum(ev.corpus_real(k) for k in range(len(ev.items)))} real music files; at most the middle 96 s of each). "
-        "Scores are the engine's own (calibrated linear model fused with the comb) from models that never saw the track: "
-        "grouped 5-fold cross-validation by track (a codec reconstruction is grouped with its original). "
-        f"Thresholds: window {DECISION.window_ai_threshold}, clip {DECISION.clip_ai_threshold} (`DecisionSettings`). "
-        "The calibration puts 0.5 at the 99th percentile of out-of-fold real-music logits plus a margin of 1 logit, "
-        "so FPR at the threshold is measured on the same real files that set it; on music unlike the corpus's (mastered commercial pop) expect more."
+            f"Generated by `scripts/evaluate` on {date.today().isoformat()} for models "
+            f"`{ev.t.model.version}` + `{content_version}` + `{JITTER_VERSION}` "
+            f"on the shared corpus ({sum(ev.corpus_ai(k) for k in range(len(ev.items)))} AI, "
+            f"{sum(ev.corpus_real(k) for k in range(len(ev.items)))} real music files; at most the middle 96 s of each). "
+            "Scores are the engine's own (the largest of the calibrated linear model, the comb and the envelope-jitter "
+            "family) from models that never saw the track: grouped 5-fold cross-validation by track (a codec "
+            "reconstruction is grouped with its original). "
+            f"Thresholds: window {DECISION.window_ai_threshold}, clip {DECISION.clip_ai_threshold} (`DecisionSettings`). "
+            "The fingerprint's calibration puts 0.5 at the 99th percentile of out-of-fold real-music logits plus a margin of 1 logit, "
+            "so FPR at the threshold is measured on the same real files that set it; on music unlike the corpus's (mastered commercial pop) expect more. "
+            "The envelope-jitter calibration (real music's 99th percentile + 2 robust σ) is refitted on each training side's "
+            "real music and its band-limited copy; unlike the shipped one (`scripts/train_envelope_jitter.py`: three "
+            "band-limited copies, speech windows routed out) it sees every audible window, like the fingerprint here. "
+            "Fingerprint-only AUC scores the same evidence without the envelope-jitter family (the engine before it); "
+            "comb-only and jitter-only AUC rank by each family's z alone."
         ),
-        "## Whole file (the clip verdict: accumulated spectrum of every window)",
+        "## Whole file (the clip verdict: accumulated evidence of every window)",
         table(["set", *HEADER], ev.whole_file_rows()),
         "## Windows: one 4 s window and accumulated blocks of 2, 4, 8 windows",
         table(["accumulated", "AI set", *HEADER], ev.window_rows()),
@@ -244,7 +281,7 @@ def report(ev: Evaluation, conditions: Conditions, content_version: str, content
         "The generator is absent from training, and so are the test tracks and a fixed grouped half of the real music, on which the false positives are measured.",
         table(["held-out generator", *HEADER], ev.leave_one_generator_out_rows()),
         "## Robustness (middle 24 s of each file, fully generated vs real, same held-out models)",
-        table(["condition", "AUC", "TPR @ 1 % FPR", "FPR @ threshold", "TPR @ threshold", "AUC change"], ev.robustness_rows(conditions)),
+        table(["condition", "AUC", "TPR @ 1 % FPR", "FPR @ threshold", "TPR @ threshold", "AUC change", "fingerprint-only AUC", "jitter-only AUC"], ev.robustness_rows(conditions)),
         "## Routing: content heads (4 s windows of the middle 24 s, grouped 5-fold by file)",
         ROUTING_NOTE,
         table(["head", "positive windows", "negative windows", "AUC", "recall", "false alarms"], [

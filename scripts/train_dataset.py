@@ -7,7 +7,8 @@ corpus files it synthesises two kinds of augmented file from real music:
     so "no content above 8–12 kHz" cannot mean AI (the bandwidth shortcut);
   * random-decoder positives (decoder_artefacts at a random internal rate, stride
     set and a weak -24…-36 dB level: random decoders are far easier than real ones).
-The cache holds each window's dB-sum spectrum so evaluation can accumulate N windows.
+The cache holds each window's dB-sum spectrum and envelope-jitter floor so evaluation
+can accumulate N windows of both evidence families.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import soxr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamer.engines.local.artefacts import decoder_artefacts
+from streamer.engines.local.content import analyse
+from streamer.engines.local.envelope_jitter import jitter_floor
 from streamer.engines.local.spectrum import N_FFT, frame_db_sum
 from streamer.types import SAMPLE_RATE
 
@@ -45,6 +48,7 @@ class Item:
     has_vocals: str
     spectra: np.ndarray  # (windows, bins) dB sums
     frames: np.ndarray  # (windows,) STFT frames per window
+    floors: np.ndarray  # (windows,) envelope-jitter floor per window
     mono: np.ndarray | None = None  # kept only for real music (augmentation source)
 
 
@@ -64,16 +68,20 @@ def middle(mono: np.ndarray) -> np.ndarray:
     return mono[start : start + limit]
 
 
-def window_spectra(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    sums, frames = [], []
+def window_evidence(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per audible 4 s window: dB-sum spectrum, STFT frames, jitter floor (what the engine's scorer reads)."""
+    sums, frames, floors = [], [], []
     for start in range(0, len(mono) - WINDOW + 1, WINDOW):
         chunk = mono[start : start + WINDOW]
         if np.sqrt(np.mean(chunk**2)) < 10 ** (-55 / 20):  # silence carries no fingerprint
             continue
         s, f = frame_db_sum(chunk)
+        analysis = analyse(chunk)
+        assert analysis is not None  # a 4 s window is long enough
         sums.append(s.astype(np.float32))
         frames.append(f)
-    return np.array(sums).reshape(len(sums), N_FFT // 2 + 1), np.array(frames, dtype=np.int32)
+        floors.append(jitter_floor(analysis.cepstra))
+    return np.array(sums).reshape(len(sums), N_FFT // 2 + 1), np.array(frames, dtype=np.int32), np.array(floors)
 
 
 def through_rate(mono: np.ndarray, rate: int) -> np.ndarray:
@@ -98,7 +106,7 @@ def load_corpus(limit: int | None = None) -> list[Item]:
     items = []
     for i, row in enumerate(rows):
         mono = middle(decode(CORPUS / row["file"]))
-        spectra, frames = window_spectra(mono)
+        spectra, frames, floors = window_evidence(mono)
         if len(frames) == 0:
             continue
         items.append(
@@ -110,6 +118,7 @@ def load_corpus(limit: int | None = None) -> list[Item]:
                 has_vocals=row["has_vocals"],
                 spectra=spectra,
                 frames=frames,
+                floors=floors,
                 mono=mono if row["label"] == "real" else None,
             )
         )
@@ -128,13 +137,12 @@ def augment(items: list[Item], seed: int = 0) -> list[Item]:
         limited = through_rate(item.mono, int(rng.choice(BANDLIMIT_RATES)))
         positive, recipe = synthetic_positive(item.mono, rng)
         for mono, label, generator in ((limited, "real", "bandlimited-real"), (positive, "ai", "synthetic-decoder")):
-            spectra, frames = window_spectra(mono)
-            extra.append(Item(f"{item.name} [{generator}]", label, generator, item.group, item.has_vocals, spectra, frames))
+            extra.append(Item(f"{item.name} [{generator}]", label, generator, item.group, item.has_vocals, *window_evidence(mono)))
         item.mono = None
     return items + extra
 
 
-CACHE = Path("/tmp/aimd_local_dataset.npz")
+CACHE = Path("/tmp/aimd_local_dataset_jitter.npz")  # new name: the old cache has no floors
 _META = ("name", "label", "generator", "group", "has_vocals")
 
 
@@ -143,6 +151,7 @@ def save(items: list[Item], path: Path = CACHE) -> None:
         path,
         spectra=np.concatenate([i.spectra for i in items]),
         frames=np.concatenate([i.frames for i in items]),
+        floors=np.concatenate([i.floors for i in items]),
         owner=np.concatenate([np.full(len(i.frames), k) for k, i in enumerate(items)]),
         **{key: np.array([getattr(i, key) for i in items]) for key in _META},
     )
@@ -151,8 +160,9 @@ def save(items: list[Item], path: Path = CACHE) -> None:
 def load(path: Path = CACHE) -> list[Item]:
     data = np.load(path, allow_pickle=False)
     owner = data["owner"]
+    per_window = {key: data[key] for key in ("spectra", "frames", "floors")}  # read each array once
     return [
-        Item(**{key: str(data[key][k]) for key in _META}, spectra=data["spectra"][owner == k], frames=data["frames"][owner == k])
+        Item(**{key: str(data[key][k]) for key in _META}, **{key: array[owner == k] for key, array in per_window.items()})
         for k in range(len(data["name"]))
     ]
 

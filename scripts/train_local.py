@@ -52,22 +52,22 @@ class Sample:
     windows: int  # accumulated windows (WHOLE = all)
 
 
-def accumulated(item: Item, n: int) -> list[tuple[np.ndarray, int]]:
-    """(mean dB spectrum, STFT frames) over consecutive blocks of n windows (n = WHOLE: the whole file)."""
-    if n == WHOLE:
-        return [(item.spectra.sum(axis=0) / item.frames.sum(), int(item.frames.sum()))]
-    blocks = []
-    for b in range(len(item.frames) // n):
-        frames = int(item.frames[b * n : (b + 1) * n].sum())
-        blocks.append((item.spectra[b * n : (b + 1) * n].sum(axis=0) / frames, frames))
-    return blocks
+def accumulated(item: Item, n: int) -> list[tuple[np.ndarray, int, float]]:
+    """(mean dB spectrum, STFT frames, mean jitter floor) over consecutive blocks of n windows
+    (n = WHOLE: the whole file) — what the engine's scorer reads after n windows."""
+    blocks = [slice(0, len(item.frames))] if n == WHOLE else [slice(b * n, (b + 1) * n) for b in range(len(item.frames) // n)]
+    result = []
+    for block in blocks:
+        frames = int(item.frames[block].sum())
+        result.append((item.spectra[block].sum(axis=0) / frames, frames, float(item.floors[block].mean())))
+    return result
 
 
 def make_samples(items: list[Item], comb: CombScorer) -> list[Sample]:
     samples = []
     for k, item in enumerate(items):
         for n in (*ACCUMULATIONS, WHOLE):
-            for mean_db, _ in accumulated(item, n):
+            for mean_db, _, _ in accumulated(item, n):
                 result = comb.score(residual := peak_residual(mean_db.astype(np.float64)))
                 samples.append(Sample(features(residual, result.z), result.best_z, k, n))
     return samples

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
 
 from streamer.config import DecisionSettings
-from streamer.engines.base import StreamInfo
 from streamer.engines.local import LocalEngine, decoder_artefacts
 from streamer.engines.local.content import CONTENT_PATH, ContentModel
 from streamer.engines.local.model import DEFAULT_PATH, ModelError
-from streamer.types import SAMPLE_RATE, Decision, PcmBlock, WindowVerdict
-from streamer.windowing import Windower
-from test_local_engine_support import synthetic_music, synthetic_speech
-
-
-async def analyse(audio: np.ndarray, engine: LocalEngine | None = None):
-    engine = engine or LocalEngine()
-    session = engine.open_session(StreamInfo(source_id="test"))
-    samples = audio[:, None] if audio.ndim == 1 else audio
-    windower = Windower(4.0)
-    verdicts = [await session.analyze(w) for w in windower.feed(PcmBlock(0, samples.astype(np.float32), 0.0))]
-    clip = await session.finish()
-    await session.aclose()
-    return verdicts, clip
+from streamer.types import SAMPLE_RATE, Decision, WindowVerdict
+from test_local_engine_support import analyse, synthetic_music, synthetic_speech
 
 
 def comb_of_peaks(audio: np.ndarray, spacing: float, level_db: float) -> np.ndarray:
@@ -153,7 +141,7 @@ def test_decoder_artefacts_rejects_bad_input(kwargs: dict, message: str) -> None
 
 
 def test_the_shipped_model_loads_with_a_version() -> None:
-    assert LocalEngine().model_version.startswith("local-fp-")
+    assert re.fullmatch(r"local-fp-\d+\+local-content-\d+\+local-jitter-\d+", LocalEngine().model_version)
 
 
 @pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"not a zip at all", lambda b: b""])

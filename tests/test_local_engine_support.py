@@ -1,4 +1,4 @@
-"""Synthetic audio for the local-engine tests and benchmark (no test cases here).
+"""Synthetic audio for the local-engine tests and benchmark, and a whole-engine run (no test cases here).
 
 Music-like signals: chords of harmonic notes with envelopes plus noise-burst
 percussion: tonal, like the real music that is the comb's false-positive risk.
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamer.types import SAMPLE_RATE
+from streamer.engines.base import StreamInfo
+from streamer.engines.local import LocalEngine
+from streamer.types import SAMPLE_RATE, ClipVerdict, PcmBlock, WindowVerdict
+from streamer.windowing import Windower
 
 
 def synthetic_music(seconds: float, seed: int = 0, rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -54,3 +57,15 @@ def synthetic_speech(seconds: float, seed: int = 0, rate: int = SAMPLE_RATE) -> 
         pos += len(seg) + int(rate * rng.uniform(0.05, 0.2))  # the syllable gap
     out *= 10 ** (-20 / 20) / np.sqrt(np.mean(out**2))
     return out.astype(np.float32)
+
+
+async def analyse(audio: np.ndarray, engine: LocalEngine | None = None) -> tuple[list[WindowVerdict], ClipVerdict]:
+    """Every 4 s window's verdict and the clip verdict of ``audio`` (mono or (frames, channels))."""
+    engine = engine or LocalEngine()
+    session = engine.open_session(StreamInfo(source_id="test"))
+    samples = audio[:, None] if audio.ndim == 1 else audio
+    windower = Windower(4.0)
+    verdicts = [await session.analyze(w) for w in windower.feed(PcmBlock(0, samples.astype(np.float32), 0.0))]
+    clip = await session.finish()
+    await session.aclose()
+    return verdicts, clip

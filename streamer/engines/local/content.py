@@ -91,8 +91,23 @@ def _db(x: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(x + _EPS)
 
 
+@dataclass(frozen=True, slots=True)
+class WindowAnalysis:
+    """What one pass of the 1024-point STFT yields: the content features, and the mel cepstra
+    they summarise, which the envelope-jitter family reads too (so the STFT runs once per window)."""
+
+    features: np.ndarray  # FEATURE_NAMES
+    cepstra: np.ndarray  # (frames, CEPSTRA): mel cepstra 1..CEPSTRA of every 1024-sample frame
+
+
 def content_features(mono: np.ndarray) -> np.ndarray | None:
     """The FEATURE_NAMES vector of a mono window, or None when it is shorter than one second."""
+    analysis = analyse(mono)
+    return None if analysis is None else analysis.features
+
+
+def analyse(mono: np.ndarray) -> WindowAnalysis | None:
+    """Features and mel cepstra of a mono window, or None when it is shorter than one second."""
     frames_n = len(mono) // FRAME
     frame_rate = SAMPLE_RATE / FRAME
     if frames_n < int(frame_rate):
@@ -117,7 +132,7 @@ def content_features(mono: np.ndarray) -> np.ndarray | None:
     peakiness = voice_db.max(axis=1) - voice_db.mean(axis=1)
     freqs_khz = np.arange(TOP_BIN) * _BIN_HZ / 1000.0
     centroid = power @ freqs_khz / (total + _EPS)
-    return np.array(
+    features = np.array(
         [
             low_energy,
             float(_db(voice.sum()) - _db(total.sum())),
@@ -136,6 +151,7 @@ def content_features(mono: np.ndarray) -> np.ndarray | None:
             *_modulation_share(log_mel, frame_rate, VIBRATO_HZ),
         ]
     )
+    return WindowAnalysis(features, cepstra)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""The local engine: decoder-artefact fingerprint + content routing, in-process, numpy only."""
+"""The local engine: decoder-artefact fingerprint + envelope jitter + content routing, in-process, numpy only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 from pathlib import Path
@@ -17,9 +17,10 @@ from ...config import DecisionSettings
 from ...types import ClipVerdict, Decision, Window, WindowVerdict
 from ..base import StreamInfo
 from .content import CONTENT_PATH, ContentModel, default_content_model
+from .envelope_jitter import JITTER_PATH
 from .model import DEFAULT_PATH
 from .routing import Content, measure_content
-from .scoring import FingerprintScorer, Score
+from .scoring import EvidenceScorer, Score
 from .spectrum import SpectrumSum, downmix, frame_db_sum
 
 #: A window is silence / speech when that content fills at least half of it.
@@ -36,13 +37,37 @@ async def _in_pool(work: Callable[..., _T], *args: object) -> _T:
     return await asyncio.get_running_loop().run_in_executor(_POOL, work, *args)
 
 
+class MusicEvidence:
+    """What the music windows of a stretch of audio contributed: their summed dB spectra and jitter floors."""
+
+    def __init__(self, windows: Iterable[tuple[np.ndarray, int, float | None]] = ()) -> None:
+        self.spectra = SpectrumSum()
+        self._floor_total = 0.0
+        self._floor_windows = 0
+        for window in windows:
+            self.add(*window)
+
+    def add(self, db_sum: np.ndarray, frames: int, floor: float | None) -> None:
+        self.spectra.add(db_sum, frames)
+        if floor is not None:
+            self._floor_total += floor
+            self._floor_windows += 1
+
+    def score(self, scorer: EvidenceScorer) -> Score | None:
+        spectra = self.spectra
+        if spectra.total is None or spectra.frames == 0:
+            return None
+        mean_floor = self._floor_total / self._floor_windows if self._floor_windows else None
+        return scorer.score(spectra.total / spectra.frames, spectra.frames, mean_floor)
+
+
 class LocalSession:
-    def __init__(self, scorer: FingerprintScorer, decision: DecisionSettings, content: ContentModel | None = None) -> None:
+    def __init__(self, scorer: EvidenceScorer, decision: DecisionSettings, content: ContentModel | None = None) -> None:
         self._scorer = scorer
         self._content = content or default_content_model()
         self._decision = decision
-        self._running = SpectrumSum()  # every music window of the stream
-        self._recent: deque[tuple[np.ndarray, int]] = deque(maxlen=decision.rolling_windows)
+        self._running = MusicEvidence()  # every music window of the stream
+        self._recent: deque[tuple[np.ndarray, int, float | None]] = deque(maxlen=decision.rolling_windows)
         self._lock = asyncio.Lock()  # state is updated in a worker thread: one window at a time
 
     async def analyze(self, window: Window) -> WindowVerdict:
@@ -51,7 +76,7 @@ class LocalSession:
 
     async def finish(self) -> ClipVerdict:
         async with self._lock:
-            score = await _in_pool(self._score_sum, self._running)
+            score = await _in_pool(self._running.score, self._scorer)
         if score is None:
             return ClipVerdict(ai_score=0.0, is_ai=False, evidence=("no music heard",))
         return ClipVerdict(
@@ -63,32 +88,25 @@ class LocalSession:
     def mean_spectrum(self) -> np.ndarray | None:
         """The mean dB spectrum of every music window so far — exactly what the clip verdict judged
         (reports draw it). Call after :meth:`finish`, or between windows."""
-        return self._running.mean()
+        return self._running.spectra.mean()
 
     async def aclose(self) -> None:
         self._recent.clear()
-
-    def _score_sum(self, spectra: SpectrumSum) -> Score | None:
-        if spectra.total is None or spectra.frames == 0:
-            return None
-        return self._scorer.score(spectra.total / spectra.frames, spectra.frames)
 
     def _analyze(self, window: Window) -> WindowVerdict:
         mono = downmix(window.samples)
         content = measure_content(mono, self._decision.silence_dbfs, self._content)
         db_sum, frames = frame_db_sum(mono)
         decision = self._content_decision(content)
-        window_score = self._scorer.score(db_sum / frames, frames) if frames else None
+        window_score = self._scorer.score(db_sum / frames, frames, content.jitter_floor) if frames else None
         is_music = decision is None and window_score is not None
         if is_music:
-            # Speech and silence stay out of the evidence: the comb fires on speech.
-            self._running.add(db_sum, frames)
-            self._recent.append((db_sum, frames))
-        running = self._score_sum(self._running)
-        recent = SpectrumSum()
-        for spectrum in self._recent:
-            recent.add(*spectrum)
-        rolling = self._score_sum(recent)
+            # Speech and silence stay out of the evidence: the comb fires on speech, and speech
+            # flickers nearer the jitter threshold than music does.
+            self._running.add(db_sum, frames, content.jitter_floor)
+            self._recent.append((db_sum, frames, content.jitter_floor))
+        running = self._running.score(self._scorer)
+        rolling = MusicEvidence(self._recent).score(self._scorer)
 
         ai_score = window_score.ai_score if is_music else 0.0
         if decision is None:
@@ -147,13 +165,18 @@ class LocalEngine:
     name = "local"
 
     def __init__(
-        self, decision: DecisionSettings = DecisionSettings(), model_path: Path = DEFAULT_PATH, content_path: Path = CONTENT_PATH
+        self,
+        decision: DecisionSettings = DecisionSettings(),
+        model_path: Path = DEFAULT_PATH,
+        content_path: Path = CONTENT_PATH,
+        jitter_path: Path = JITTER_PATH,
     ) -> None:
         self._decision = decision
-        # Both raise ModelError on a missing or bad model file.
-        self._scorer = FingerprintScorer(model_path)
+        # Both raise ModelError on a missing or bad model file (the scorer loads two).
+        self._scorer = EvidenceScorer(model_path, jitter_path=jitter_path)
         self._content = ContentModel.load(content_path)
-        self.model_version = f"{self._scorer.model.version}+{self._content.version}"
+        fingerprint, jitter = self._scorer.model.version, self._scorer.jitter.version
+        self.model_version = f"{fingerprint}+{self._content.version}+{jitter}"
 
     def open_session(self, info: StreamInfo) -> LocalSession:
         return LocalSession(self._scorer, self._decision, self._content)
