@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -25,6 +26,9 @@ from .pipeline import analyse_stream
 from .results import batch_dict
 from .sinks.stdout import JsonLinesSink, format_table
 from .types import Status, StreamSummary
+
+if TYPE_CHECKING:
+    from .report import Report
 
 log = logging.getLogger("aimd")
 
@@ -192,8 +196,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError("--duration must be positive")
     if args.report is not None and args.report.suffix.lower() not in (".html", ".png"):
         raise UsageError(f"--report {args.report}: the file must end in .html or .png")
-    return asyncio.run(_analyze_all(inputs, settings, as_json=args.json, duration=args.duration, report=args.report,
-                                    remote=_remote_settings(args)))  # fmt: skip
+    # Opened first: a PNG report's drawing process imports matplotlib while the inputs are analysed.
+    reporter = _open_report(args.report, len(inputs)) if args.report is not None else None
+    try:
+        return asyncio.run(_analyze_all(inputs, settings, as_json=args.json, duration=args.duration,
+                                        reporter=reporter, remote=_remote_settings(args)))  # fmt: skip
+    finally:
+        if reporter is not None:
+            reporter.close()
 
 
 def _expand_inputs(specs: list[str]) -> Iterator[str]:
@@ -206,19 +216,14 @@ def _expand_inputs(specs: list[str]) -> Iterator[str]:
 
 
 async def _analyze_all(
-    inputs: list[str], settings: AnalysisSettings, *, as_json: bool, duration: float | None, report: Path | None = None,
-    remote: RemoteEngineSettings | None = None,
+    inputs: list[str], settings: AnalysisSettings, *, as_json: bool, duration: float | None,
+    reporter: Report | None = None, remote: RemoteEngineSettings | None = None,
 ) -> int:
     from .report import EvidenceTap, ReportEntry
 
     engine = _engine(settings, remote)
-    if report is not None:
+    if reporter is not None:
         engine = EvidenceTap(engine)
-        if report.suffix.lower() == ".png":
-            from .report.png import preload
-
-            preload()
-    entries: list[ReportEntry] = []
     progress = _Progress(len(inputs)) if len(inputs) > 1 else None
     failed = 0
     try:
@@ -226,8 +231,8 @@ async def _analyze_all(
             started = time.perf_counter()
             summary = await _analyze_one(spec, engine, settings, duration)
             latency_ms = (time.perf_counter() - started) * 1000
-            if isinstance(engine, EvidenceTap):
-                entries.append(ReportEntry(spec, summary, engine.take(spec), settings.decision.clip_ai_threshold))
+            if reporter is not None:
+                reporter.add(ReportEntry(spec, summary, engine.take(spec), settings.decision.clip_ai_threshold))
             if progress:
                 progress.advance(spec)
             if summary.status in UNREADABLE:
@@ -242,20 +247,29 @@ async def _analyze_all(
         if progress:
             progress.close()
         await engine.aclose()
-    if report is not None:
-        _write_report(report, entries)
+    if reporter is not None:
+        _write_report(reporter)
     return 1 if failed else 0
 
 
-def _write_report(dest: Path, entries: list) -> None:
-    from .report import PngUnavailable, write_report
+def _open_report(dest: Path, inputs: int) -> Report:
+    from .report import PngReportError, open_report
 
     try:
-        write_report(dest, entries)
-    except PngUnavailable as exc:
+        return open_report(dest, inputs)
+    except PngReportError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_report(reporter: Report) -> None:
+    from .report import PngReportError
+
+    try:
+        reporter.write()
+    except PngReportError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"--report {dest}: {exc.strerror or exc}") from None
+        raise UsageError(f"--report {reporter.dest}: {exc.strerror or exc}") from None
 
 
 async def _analyze_one(spec: str, engine, settings: AnalysisSettings, duration: float | None) -> StreamSummary:

@@ -1,9 +1,13 @@
-"""``aimd analyze --report``: the HTML page rendered in headless Chromium with the network off, and the PNG."""
+"""``aimd analyze --report``: the HTML page rendered in headless Chromium with the network off, and the PNG's pixels."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import re
+import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +19,9 @@ from streamer.cli import main
 from streamer.engines.local.artefacts import decoder_artefacts
 from streamer.engines.local.comb import CombScorer
 from streamer.engines.local.spectrum import downmix, frame_db_sum
+from streamer.report import PngReport, PngReportError
 from streamer.report.evidence import evidence_from_spectrum
+from streamer.report.png import MAX_PNG_INPUTS
 from streamer.synth import music
 
 RATE = 44_100
@@ -91,20 +97,76 @@ async def test_html_report_shows_verdicts_windows_and_peaks_offline(inputs, tmp_
         assert page.url.endswith("#input-3")
 
 
-def test_png_report_is_one_image_with_both_plots(inputs, tmp_path: Path, capsys) -> None:
+def test_png_report_has_a_row_per_input_with_bars_and_peak_grid(inputs, tmp_path: Path, capsys) -> None:
+    report = tmp_path / "ticket.png"
+    # AI first: the human row after it must show none of its bars or peaks (rows reuse one figure).
+    args = ["analyze", *(str(inputs[k]) for k in ("ai", "human", "short", "bad")), "--report", str(report)]
+    assert main(args) == 1
+    capsys.readouterr()
+    pixels = _png_pixels(report)
+    height, width, _ = pixels.shape
+    assert width > 1000
+
+    # The timelines' left spines: one dark vertical line per input with plots (ai, human).
+    dark = pixels.sum(axis=-1) < 200
+    spine_x = int(dark[:, : width // 10].sum(axis=0).argmax())
+    (ai_top, ai_bottom), (human_top, human_bottom) = [run for run in _runs(dark[:, spine_x]) if run[1] - run[0] > 100]
+    # short and bad get a strip with their status below the plots: shorter than a plot row, not empty.
+    row = human_top - ai_top
+    assert 2 * row < height < 3 * row
+    assert dark[human_bottom + row // 3 :].any()
+
+    # Just above the AI timeline's x axis: one red bar per 4 s window (24 s = 6), with gaps between them.
+    timeline, spectrum = pixels[:, spine_x + 2 : width // 2], pixels[:, width // 2 :]
+    red = _near(timeline, (217, 83, 79))  # the AI bars' colour
+    assert len(_runs(red[ai_bottom - 12])) == 6
+    assert not red[human_top:human_bottom].any()
+    # The detected decoder grid is drawn in light red on the AI spectrum, never on the human one.
+    grid = _near(spectrum, (232, 152, 149))  # the same red at 60 % opacity
+    assert len(_runs(grid[ai_top + 10])) >= 5
+    assert not grid[human_top:human_bottom].any()
+
+
+def test_png_report_refuses_more_inputs_than_an_image_can_show(inputs, tmp_path: Path, capsys) -> None:
+    args = ["analyze", *[str(inputs["bad"])] * (MAX_PNG_INPUTS + 1), "--report", str(tmp_path / "many.png")]
+    assert main(args) == 2  # at once, before any input is analysed
+    assert f"at most {MAX_PNG_INPUTS} inputs" in capsys.readouterr().err
+
+
+def test_png_report_without_matplotlib_is_a_usage_error(inputs, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what Python does for a module that is not installed
+    assert main(["analyze", str(inputs["human"]), "--report", str(tmp_path / "out.png")]) == 2
+    assert "needs matplotlib" in capsys.readouterr().err
+
+
+def test_png_report_whose_drawing_process_died_fails_clearly(tmp_path: Path) -> None:
+    report = PngReport(tmp_path / "out.png", inputs=1)
+    try:
+        (worker,) = multiprocessing.active_children()
+        os.kill(worker.pid, signal.SIGKILL)
+        with pytest.raises(PngReportError, match="stopped unexpectedly"):
+            report.write()
+    finally:
+        report.close()
+    assert not (tmp_path / "out.png").exists()
+
+
+def _png_pixels(path: Path) -> np.ndarray:
     from PIL import Image
 
-    report = tmp_path / "ticket.png"
-    assert main(["analyze", str(inputs["ai"]), "--report", str(report)]) == 0
-    capsys.readouterr()
-    with Image.open(report) as image:
+    with Image.open(path) as image:
         assert image.format == "PNG"
-        width, height = image.size
-        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
-    assert width > 1000 and height > 250
-    # Red decoder-grid lines and the red AI bars are drawn (not a blank canvas).
-    red = (pixels[..., 0] > 180) & (pixels[..., 1] < 120) & (pixels[..., 2] < 120)
-    assert red.sum() > 500
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def _near(pixels: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
+    return np.abs(pixels - np.array(rgb)).max(axis=-1) < 25
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of every run of True in a 1-D mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def test_report_with_an_unknown_format_is_a_usage_error(inputs, tmp_path: Path, capsys) -> None:
