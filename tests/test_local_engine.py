@@ -11,6 +11,7 @@ import pytest
 from streamer.config import DecisionSettings
 from streamer.engines.local import LocalEngine, decoder_artefacts
 from streamer.engines.local.content import CONTENT_PATH, ContentModel
+from streamer.engines.local.envelope_jitter import JITTER_PATH
 from streamer.engines.local.model import DEFAULT_PATH, ModelError
 from streamer.types import SAMPLE_RATE, Decision, WindowVerdict
 from test_local_engine_support import analyse, synthetic_music, synthetic_speech
@@ -144,12 +145,17 @@ def test_the_shipped_model_loads_with_a_version() -> None:
     assert re.fullmatch(r"local-fp-\d+\+local-content-\d+\+local-jitter-\d+", LocalEngine().model_version)
 
 
+@pytest.mark.parametrize(
+    "option, shipped, what",
+    [("model_path", DEFAULT_PATH, "local engine model"), ("content_path", CONTENT_PATH, "content model"),
+     ("jitter_path", JITTER_PATH, "envelope-jitter model")],
+)  # fmt: skip
 @pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"not a zip at all", lambda b: b""])
-def test_a_corrupted_model_file_is_rejected_clearly(tmp_path, damage) -> None:
-    broken = tmp_path / "fingerprint.npz"
-    broken.write_bytes(damage(DEFAULT_PATH.read_bytes()))
-    with pytest.raises(ModelError, match="corrupted or incomplete"):
-        LocalEngine(model_path=broken)
+def test_a_corrupted_model_file_is_rejected_clearly(tmp_path, option, shipped, what, damage) -> None:
+    broken = tmp_path / shipped.name
+    broken.write_bytes(damage(shipped.read_bytes()))
+    with pytest.raises(ModelError, match=f"{what} .* corrupted or incomplete"):
+        LocalEngine(**{option: broken})
 
 
 def test_a_model_for_another_feature_layout_is_rejected(tmp_path) -> None:
@@ -164,14 +170,6 @@ def test_a_model_for_another_feature_layout_is_rejected(tmp_path) -> None:
 def test_a_missing_model_file_says_how_to_rebuild_it(tmp_path) -> None:
     with pytest.raises(ModelError, match="train_local.py"):
         LocalEngine(model_path=tmp_path / "absent.npz")
-
-
-@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"not a zip at all"])
-def test_a_corrupted_content_model_is_rejected_clearly(tmp_path, damage) -> None:
-    broken = tmp_path / "content.npz"
-    broken.write_bytes(damage(CONTENT_PATH.read_bytes()))
-    with pytest.raises(ModelError, match="content model .* corrupted or incomplete"):
-        LocalEngine(content_path=broken)
 
 
 def test_a_content_model_for_other_features_is_rejected(tmp_path) -> None:

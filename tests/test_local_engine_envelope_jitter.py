@@ -14,7 +14,7 @@ from test_local_engine_support import analyse, synthetic_music
 
 from streamer.engines.local import LocalEngine
 from streamer.engines.local.content import analyse as analyse_window
-from streamer.engines.local.envelope_jitter import JITTER_PATH, JitterModel, JitterScore, jitter_floor
+from streamer.engines.local.envelope_jitter import JitterModel, JitterScore, jitter_floor
 from streamer.engines.local.model import ModelError
 from streamer.engines.local.scoring import EvidenceScorer
 from streamer.engines.local.spectrum import SpectrumSum, frame_db_sum
@@ -141,14 +141,6 @@ def test_the_shipped_model_loads_with_a_version(model) -> None:
     assert isinstance(model.score(0.5, 1), JitterScore)
 
 
-@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"not a zip at all", lambda b: b""])
-def test_a_corrupted_model_file_is_rejected_clearly(tmp_path, damage) -> None:
-    broken = tmp_path / "envelope_jitter.npz"
-    broken.write_bytes(damage(JITTER_PATH.read_bytes()))
-    with pytest.raises(ModelError, match="envelope-jitter model .* corrupted or incomplete"):
-        JitterModel.load(broken)
-
-
 @pytest.mark.parametrize(
     "change",
     [
@@ -215,11 +207,3 @@ async def test_the_jitter_verdict_is_deterministic(inverted_generation) -> None:
 
 def test_the_engine_reports_the_jitter_model_version() -> None:
     assert LocalEngine().model_version.endswith(f"+{JitterModel.load().version}")
-
-
-@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"not a zip at all"])
-def test_the_engine_refuses_a_corrupted_jitter_model(tmp_path, damage) -> None:
-    broken = tmp_path / "envelope_jitter.npz"
-    broken.write_bytes(damage(JITTER_PATH.read_bytes()))
-    with pytest.raises(ModelError, match="envelope-jitter model .* corrupted or incomplete"):
-        LocalEngine(jitter_path=broken)

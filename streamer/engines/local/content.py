@@ -13,7 +13,6 @@ empty top band would learn "band-limited = speech".
 from __future__ import annotations
 
 import functools
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from ...types import SAMPLE_RATE
 from .buffers import scratch
-from .model import ModelError
+from .model import ModelError, load_arrays
 
 CONTENT_PATH = Path(__file__).with_name("model") / "content.npz"
 FRAME = 1024
@@ -184,13 +183,7 @@ class ContentModel:
     @classmethod
     def load(cls, path: Path = CONTENT_PATH) -> ContentModel:
         keys = ("version", "mean", "scale", "coef", "intercept")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in keys}
-        except FileNotFoundError as exc:
-            raise ModelError(f"content model not found: {path} (rebuild it with scripts/train_content.py)") from exc
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelError(f"content model {path} is corrupted or incomplete: {exc}") from exc
+        arrays = load_arrays(path, keys, "content model", "scripts/train_content.py")
         n = len(FEATURE_NAMES)
         model = cls(str(arrays["version"]), *(arrays[k].astype(np.float64) for k in keys[1:]))
         shapes_ok = model.mean.shape == model.scale.shape == (n,) and model.coef.shape == (2, n) and model.intercept.shape == (2,)

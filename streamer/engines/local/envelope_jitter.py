@@ -22,14 +22,13 @@ cross-validation, and unmoved by MP3/AAC/Opus, gain, pitch and speed changes.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .content import CEPSTRA
-from .model import ModelError
+from .model import ModelError, load_arrays
 
 JITTER_PATH = Path(__file__).with_name("model") / "envelope_jitter.npz"
 #: Columns of content.py's cepstra (coefficient 1 first) that carry envelope detail:
@@ -108,13 +107,7 @@ class JitterModel:
     @classmethod
     def load(cls, path: Path = JITTER_PATH) -> JitterModel:
         keys = ("version", "windows", "centres", "scales", "thresholds", "slope")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in keys}
-        except FileNotFoundError as exc:
-            raise ModelError(f"envelope-jitter model not found: {path} (rebuild it with scripts/train_envelope_jitter.py)") from exc
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelError(f"envelope-jitter model {path} is corrupted or incomplete: {exc}") from exc
+        arrays = load_arrays(path, keys, "envelope-jitter model", "scripts/train_envelope_jitter.py")
         model = cls(
             version=str(arrays["version"]),
             windows=arrays["windows"].astype(np.float64),

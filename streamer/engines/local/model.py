@@ -26,6 +26,21 @@ class ModelError(ValueError):
     """The model file is missing, corrupted or built for another feature layout."""
 
 
+def load_arrays(path: Path, keys: tuple[str, ...], what: str, rebuild: str) -> dict[str, np.ndarray]:
+    """The ``keys`` arrays of the ``.npz`` model file at ``path``, loaded without pickle.
+
+    A missing or unreadable file raises :class:`ModelError` naming ``what`` it is and the
+    ``rebuild`` command; checking the arrays against the code is the caller's job.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in keys}
+    except FileNotFoundError as exc:
+        raise ModelError(f"{what} not found: {path} (rebuild it with {rebuild})") from exc
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{what} {path} is corrupted or incomplete: {exc}") from exc
+
+
 def features(residual: np.ndarray, comb_z: np.ndarray) -> np.ndarray:
     """One feature vector: residual in [0, 1] then comb z scaled to about [-0.5, 3]."""
     return np.concatenate([residual / RESIDUAL_CLIP_DB, comb_z / COMB_Z_SCALE]).astype(np.float32)
@@ -66,13 +81,8 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path, comb: CombScorer) -> LinearModel:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in ("version", "coef", "intercept", "offset_windows", "offsets", "grids_hz")}
-        except FileNotFoundError as exc:
-            raise ModelError(f"local engine model not found: {path} (rebuild it with scripts/train_local.py)") from exc
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelError(f"local engine model {path} is corrupted or incomplete: {exc}") from exc
+        keys = ("version", "coef", "intercept", "offset_windows", "offsets", "grids_hz")
+        arrays = load_arrays(path, keys, "local engine model", "scripts/train_local.py")
         model = cls(
             version=str(arrays["version"]),
             coef=arrays["coef"].astype(np.float32),
