@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -366,13 +367,10 @@ def _supervised(spec: str, source_id: str, sinks: list):
     from .audio.sources import open_source
     from .service.config import SupervisionSettings
     from .service.supervised import SupervisedSource
-
-    async def announce(source_id: str, state: str, detail: str) -> None:
-        for sink in sinks:
-            await sink.on_source_state(source_id, state, detail)
+    from .sinks.base import publish_state
 
     return SupervisedSource(
-        source_id, lambda: open_source(spec, reconnect=False), announce,
+        source_id, lambda: open_source(spec, reconnect=False), functools.partial(publish_state, sinks),
         endless=True, live=True, supervision=SupervisionSettings(), must_connect_first=True,
     )  # fmt: skip
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from .audio.source import Source, SourceError
 from .config import AnalysisSettings
 from .engines.base import DeferredSession, Engine, EngineError, EngineSession, StatsSession, StreamInfo
-from .sinks.base import EngineStatsSink, Sink
+from .sinks.base import EngineStatsSink, Sink, publish_state
 from .sinks.metrics import metrics
 from .summary import SummaryBuilder
 from .types import (
@@ -224,7 +224,7 @@ async def analyse_stream(
             except EngineError as exc:
                 failure = (Status.ERROR, str(exc))
 
-    await _notify_state(sinks, source.id, "running")
+    await publish_state(sinks, source.id, "running")
     capture_task = asyncio.create_task(capture(), name=f"capture:{source.id}")
     try:
         await analyse()
@@ -245,7 +245,7 @@ async def analyse_stream(
     await stats.report()  # finishing (flush, done) made requests too
     for sink in sinks:
         await sink.on_summary(source.id, summary)
-    await _notify_state(sinks, source.id, "stopped")
+    await publish_state(sinks, source.id, "stopped")
     return summary
 
 
@@ -269,8 +269,3 @@ async def _summarise(session, builder, windower, dropped, duration_s, failure, f
         gap_seconds=windower.frames_lost / SAMPLE_RATE,
         dropped_windows=dropped,
     )
-
-
-async def _notify_state(sinks: Sequence[Sink], source_id: str, state: str) -> None:
-    for sink in sinks:
-        await sink.on_source_state(source_id, state)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -18,7 +19,7 @@ from ..engines import create_engine
 from ..engines.base import Engine
 from ..engines.remote import RemoteEngineSettings
 from ..pipeline import analyse_stream
-from ..sinks.base import EngineStatsSink, Sink
+from ..sinks.base import EngineStatsSink, Sink, publish_state
 from ..types import EngineStats, StreamSummary, WindowVerdict
 from .config import EngineConfig, ResolvedSource, ServiceConfig
 from .machine import SourceState
@@ -75,8 +76,7 @@ async def analyse_supervised(
         return await analyse_stream(source, engine(), analysis, [ResultsOnly(sinks)], file_input=False)
     finally:
         source.machine.stop()
-        for sink in sinks:
-            await sink.on_source_state(source.id, SourceState.STOPPED, "")
+        await publish_state(sinks, source.id, SourceState.STOPPED)
 
 
 class EnginePool:
@@ -118,7 +118,7 @@ class Service:
         await asyncio.gather(*(self._stop(sid) for sid in stale))
         for source_id, resolved in wanted.items():
             if not resolved.source.enabled:
-                await self.publish_state(source_id, DISABLED, "")
+                await publish_state(self.sinks, source_id, DISABLED)
             elif source_id not in self._running:
                 self._start(resolved)
 
@@ -134,12 +134,8 @@ class Service:
         while tasks := [task for _, task, _ in self._running.values()]:
             await asyncio.wait(tasks)
 
-    async def publish_state(self, source_id: str, state: str, detail: str) -> None:
-        for sink in self.sinks:
-            await sink.on_source_state(source_id, state, detail)
-
     def _start(self, resolved: ResolvedSource) -> None:
-        source = SupervisedSource.configured(resolved, self.publish_state)
+        source = SupervisedSource.configured(resolved, functools.partial(publish_state, self.sinks))
         task = asyncio.create_task(self._run(resolved, source), name=f"source:{resolved.source.id}")
         self._running[resolved.source.id] = (resolved, task, source)
 

@@ -7,6 +7,7 @@ or dead peer never holds up analysis.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from ..types import EngineStats, StreamSummary, WindowVerdict
@@ -33,6 +34,12 @@ class EngineStatsSink(Protocol):
     """
 
     async def on_engine_stats(self, source_id: str, stats: EngineStats) -> None: ...
+
+
+async def publish_state(sinks: Sequence[Sink], source_id: str, state: str, detail: str = "") -> None:
+    """Tell every sink that a source changed state (running, reconnecting, stopped …)."""
+    for sink in sinks:
+        await sink.on_source_state(source_id, state, detail)
 
 
 class SinkBase:
