@@ -21,7 +21,7 @@ import soxr
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from train_dataset import CORPUS, decode, window_evidence
+from train_dataset import CORPUS, decode, middle, window_evidence
 
 from streamer.engines.local.spectrum import N_FFT
 from streamer.types import SAMPLE_RATE
@@ -40,12 +40,6 @@ class Clip:
     mono: np.ndarray  # float32 at SAMPLE_RATE
 
 
-def _middle(mono: np.ndarray, seconds: int = CLIP_SECONDS) -> np.ndarray:
-    length = seconds * SAMPLE_RATE
-    start = max(0, (len(mono) - length) // 2)
-    return mono[start : start + length]
-
-
 def load_clips(rebuild: bool = False) -> list[Clip]:
     """Every corpus file's middle clip, from the /tmp cache when present."""
     if CLIP_CACHE.exists() and not rebuild:
@@ -59,7 +53,7 @@ def load_clips(rebuild: bool = False) -> list[Clip]:
         rows = list(csv.DictReader(manifest))
     clips = []
     for i, row in enumerate(rows):
-        clips.append(Clip(row["file"], row["label"], row["generator"], row["has_vocals"], _middle(decode(CORPUS / row["file"]))))
+        clips.append(Clip(row["file"], row["label"], row["generator"], row["has_vocals"], middle(decode(CORPUS / row["file"]), CLIP_SECONDS)))
         print(f"\r{i + 1}/{len(rows)} clips decoded", end="", file=sys.stderr)
     print(file=sys.stderr)
     np.savez(

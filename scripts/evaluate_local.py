@@ -34,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 from bench_engine import stage_costs
 from evaluate_audio import Conditions, load_clips, robustness_spectra
 from train_content import HeadReport
+from train_dataset import AUGMENTED
 from train_content import train as train_content
 from train_envelope_jitter import VERSION as JITTER_VERSION
 from train_envelope_jitter import calibrate
@@ -53,8 +54,6 @@ from streamer.engines.local.scoring import EvidenceScorer
 
 REPORT = ROOT / "docs" / "accuracy.md"
 DECISION = DecisionSettings()
-#: Augmented files exist for training only; the report is about corpus files.
-AUGMENTED = ("synthetic-decoder", "bandlimited-real")
 
 
 def is_reconstruction(generator: str) -> bool:

@@ -14,6 +14,7 @@ can accumulate N windows of both evidence families.
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,15 @@ from streamer.engines.local.envelope_jitter import jitter_floor
 from streamer.engines.local.spectrum import N_FFT, frame_db_sum
 from streamer.types import SAMPLE_RATE
 
-CORPUS = Path("/work/shared/corpus")
+#: The labelled corpus: ../shared/corpus beside the checkout, or $AIMD_CORPUS.
+CORPUS = Path(os.environ.get("AIMD_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 WINDOW = 4 * SAMPLE_RATE
 MAX_SECONDS = 96  # the middle 96 s of long files: 24 windows is enough evidence per track
 SYNTH_STRIDES = ((8, 5, 4, 2), (8, 8, 4, 2), (4, 4, 4, 2, 2, 2), (8, 4, 4, 2), (5, 4, 4, 3), (6, 5, 4, 2), (8, 8, 4))
 SYNTH_RATES = (16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 BANDLIMIT_RATES = (16_000, 22_050, 24_000)
+#: Generator names of the augmented files: they train the model, and reports leave them out.
+AUGMENTED = ("synthetic-decoder", "bandlimited-real")
 
 
 @dataclass
@@ -62,8 +66,8 @@ def decode(source: Path | BinaryIO) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
-def middle(mono: np.ndarray) -> np.ndarray:
-    limit = MAX_SECONDS * SAMPLE_RATE
+def middle(mono: np.ndarray, seconds: int = MAX_SECONDS) -> np.ndarray:
+    limit = seconds * SAMPLE_RATE
     start = max(0, (len(mono) - limit) // 2)
     return mono[start : start + limit]
 
