@@ -5,7 +5,8 @@ Times ``aimd analyze`` without a report, with ``--report out.html`` and with
 ``--report out.png`` in the two ways it is used: on one 3-minute MP3, and on a
 folder of them (every other one with decoder artefacts, so both kinds of
 evidence plot are drawn). Runs are interleaved and the best of ``--runs`` is
-kept, as the shared machine is noisy. Wall time is what the user waits for; CPU
+kept, as the shared machine is noisy; the median wall time and the load average
+show how noisy it was. Wall time is what the user waits for; CPU
 time (user + sys of every process) is the work done, which a second core hides
 from the wall clock. ``--one-cpu`` pins everything to one CPU: the worst case,
 where nothing can overlap.
@@ -19,6 +20,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,7 @@ def _timed(command: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds of one run (CPU of the process and everything it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    run = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    run = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
     wall = time.perf_counter() - started
     if run.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{run.stderr}")
@@ -49,16 +51,20 @@ def _timed(command: list[str]) -> tuple[float, float]:
 
 def _bench(title: str, base: list[str], out: Path, runs: int) -> None:
     commands = [base, *([*base, "--report", str(out.with_suffix(suffix))] for suffix in (".html", ".png"))]
-    best = [(float("inf"), float("inf"))] * len(commands)
+    times: list[list[tuple[float, float]]] = [[] for _ in commands]
     for _ in range(runs):  # interleaved, so a busy spell of the machine hits every variant alike
-        for i, command in enumerate(commands):
-            wall, cpu = _timed(command)
-            best[i] = (min(best[i][0], wall), min(best[i][1], cpu))
-    (plain_wall, plain_cpu), *_ = best
+        for command, timed in zip(commands, times, strict=True):
+            timed.append(_timed(command))
+    walls = [[wall for wall, _ in timed] for timed in times]
+    cpus = [[cpu for _, cpu in timed] for timed in times]
     print(title)
-    for name, (wall, cpu) in zip(VARIANTS, best, strict=True):
-        print(f"  {name:15s} wall {wall:6.2f} s ({100 * (wall / plain_wall - 1):+5.1f} %)   "
-              f"CPU {cpu:6.2f} s ({100 * (cpu / plain_cpu - 1):+5.1f} %)")  # fmt: skip
+    for name, wall, cpu in zip(VARIANTS, walls, cpus, strict=True):
+        median = _vs(statistics.median(wall), statistics.median(walls[0]))
+        print(f"  {name:15s} wall {_vs(min(wall), min(walls[0]))}  median {median}   CPU {_vs(min(cpu), min(cpus[0]))}")
+
+
+def _vs(seconds: float, plain: float) -> str:
+    return f"{seconds:5.2f} s ({100 * (seconds / plain - 1):+5.1f} %)"
 
 
 def main() -> None:
@@ -83,9 +89,15 @@ def main() -> None:
             encode(audio, 44_100, folder / f"song{i}.mp3", "mp3", bit_rate=192_000)
         out = Path(tmp) / "report"
         cpus = "one CPU" if pin else f"{len(os.sched_getaffinity(0))} CPUs"
-        print(f"best of {args.runs}, {cpus}, {args.seconds:.0f} s MP3s at 192 kbit/s")
+        print(f"best of {args.runs}, {cpus}, {args.seconds:.0f} s MP3s at 192 kbit/s, load average {_load()}")
         _bench("one song (AI)", [*pin, *aimd, str(folder / "song0.mp3")], out, args.runs)
         _bench(f"a folder of {args.folder} songs", [*pin, *aimd, str(folder)], out, args.runs)
+        print(f"load average at the end {_load()}")
+
+
+def _load() -> str:
+    """Runnable processes over the last minute: above the CPU count, the wall times are inflated."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 if __name__ == "__main__":

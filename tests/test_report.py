@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 import re
@@ -12,17 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sink_fixtures import summary, verdict
 from test_report_support import chromium
 
 from streamer.audio.encode import encode
 from streamer.cli import main
 from streamer.engines.local.artefacts import decoder_artefacts
 from streamer.engines.local.comb import CombScorer
-from streamer.engines.local.spectrum import downmix, frame_db_sum
-from streamer.report import PngReport, PngReportError
-from streamer.report.evidence import evidence_from_spectrum
+from streamer.engines.local.spectrum import band_hz, downmix, frame_db_sum
+from streamer.report import PngReport, PngReportError, ReportEntry
+from streamer.report.evidence import Evidence, evidence_from_spectrum
 from streamer.report.png import MAX_PNG_INPUTS
 from streamer.synth import music
+from streamer.types import Decision
 
 RATE = 44_100
 
@@ -31,10 +34,12 @@ RATE = 44_100
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("report-inputs")
     clean = music(24.0, seed=3)
-    files = {"human": root / "human.flac", "ai": root / "ai.flac", "short": root / "short.flac", "bad": root / "bad.mp3"}
+    names = {"human": "human.flac", "ai": "ai.flac", "short": "short.flac", "bad": "bad.mp3", "silence": "silence.flac"}
+    files = {key: root / name for key, name in names.items()}
     encode(clean, RATE, files["human"], "flac")
     encode(decoder_artefacts(clean, RATE, level_db=-20.0), RATE, files["ai"], "flac")
     encode(clean[: 2 * RATE], RATE, files["short"], "flac")
+    encode(np.zeros_like(clean[: 12 * RATE]), RATE, files["silence"], "flac")
     files["bad"].write_bytes(b"not audio at all" * 64)
     return files
 
@@ -125,6 +130,37 @@ def test_png_report_has_a_row_per_input_with_bars_and_peak_grid(inputs, tmp_path
     grid = _near(spectrum, (232, 152, 149))  # the same red at 60 % opacity
     assert len(_runs(grid[ai_top + 10])) >= 5
     assert not grid[human_top:human_bottom].any()
+
+
+def test_png_rows_do_not_depend_on_the_rows_drawn_before_them(inputs, tmp_path: Path, capsys) -> None:
+    # Rows reuse one figure and start from a background drawn once per kind: with a spectrum, or without
+    # (silence has windows but no music), drawn here after the first row had put its titles and legend up.
+    ai, silence = str(inputs["ai"]), str(inputs["silence"])
+    assert main(["analyze", ai, silence, ai, "--report", str(tmp_path / "three.png")]) == 0
+    assert main(["analyze", silence, "--report", str(tmp_path / "alone.png")]) == 0
+    capsys.readouterr()
+    first, after_ai, again = np.split(_png_pixels(tmp_path / "three.png"), 3)
+    assert np.array_equal(first, again)
+    assert np.array_equal(after_ai, _png_pixels(tmp_path / "alone.png"))
+    width = first.shape[1]
+    assert (after_ai[:, width // 2 :] == 255).all()  # no spectrum
+    assert (after_ai[:, : width // 2] < 128).any()  # but a timeline
+
+
+def test_png_report_writes_nothing_when_a_row_fails_to_draw(tmp_path: Path) -> None:
+    windows = tuple(verdict(i, Decision.AI) for i in range(3))
+    flat = Evidence(band_hz(), np.zeros(len(band_hz())), CombScorer().bank[0], z=0.0)
+    good = ReportEntry("good.flac", dataclasses.replace(summary(3), windows=windows), flat, threshold=0.5)
+    no_spectrum = dataclasses.replace(flat, freqs_hz=np.empty(0), residual_db=np.empty(0))  # no y range to plot
+    report = PngReport(tmp_path / "out.png", inputs=2)
+    try:
+        report.add(dataclasses.replace(good, name="broken.flac", evidence=no_spectrum))
+        report.add(good)
+        with pytest.raises(ValueError, match="zero-size"):
+            report.write()
+    finally:
+        report.close()
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_png_report_refuses_more_inputs_than_an_image_can_show(inputs, tmp_path: Path, capsys) -> None:
