@@ -180,6 +180,20 @@ def test_run_reads_raw_pcm_from_stdin():
     assert lines[-1]["duration_ms"] == 9000
 
 
+def test_corrupt_float_samples_on_stdin_do_not_poison_the_verdicts():
+    audio = music(9.0, seed=5).astype("<f4")
+    audio[3 * 44_100, 0], audio[5 * 44_100, 1] = np.nan, np.inf
+    result = aimd("run", "--source", "-", "--format", "f32le", "--rate", "44100", "--channels", "2", stdin=audio.tobytes())
+    assert result.returncode == 0, result.stderr.decode()
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the output is not JSON")
+
+    lines = [json.loads(line, parse_constant=refuse) for line in result.stdout.decode().splitlines()]
+    assert [m["type"] for m in lines] == ["window", "window", "done"]
+    assert all(np.isfinite(m["window"]["ai_score"]) and np.isfinite(m["window"]["level_dbfs"]) for m in lines[:2])
+
+
 def test_run_stops_cleanly_on_sigterm_and_still_prints_the_summary(songs):
     proc = subprocess.Popen([*AIMD, "run", "--source", str(songs["clean.flac"]), "--realtime"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

@@ -44,6 +44,20 @@ def test_canonical_rate_passes_through_without_copying() -> None:
     assert block is not None and np.shares_memory(block.samples, audio)
 
 
+@pytest.mark.parametrize("rate", [SAMPLE_RATE, 48_000])
+def test_corrupt_float_samples_become_silence_and_the_rest_passes(rate: int) -> None:
+    audio = fx.tone(0.5, 440, channels=2, rate=rate)
+    audio[100, 0], audio[2000, 1], audio[3000, 0] = np.nan, np.inf, -np.inf
+    resampler = Resampler()
+    blocks = [resampler.process(audio[i : i + 1024], rate) for i in range(0, len(audio), 1024)] + [resampler.flush()]
+    samples = np.concatenate([b.samples for b in blocks if b is not None])
+    assert np.isfinite(samples).all()
+    if rate == SAMPLE_RATE:  # untouched apart from the three bad samples
+        expected = audio.copy()
+        expected[100, 0] = expected[2000, 1] = expected[3000, 0] = 0.0
+        np.testing.assert_array_equal(samples, expected)
+
+
 def test_rate_change_mid_stream_keeps_stream_time() -> None:
     resampler = Resampler()
     blocks = [resampler.process(fx.tone(0.5, 1000, rate=rate), rate) for rate in (48000, 48000, 22050, 44100)]

@@ -79,7 +79,10 @@ def decode_samples(data: bytes | bytearray | memoryview, fmt: RawFormat) -> np.n
         return _G711[fmt.name][raw]
     order = ">" if fmt.big_endian else "<"
     if fmt.kind == "float":
-        return np.frombuffer(data, dtype=f"{order}f{fmt.width}").astype(np.float32)
+        floats = np.frombuffer(data, dtype=f"{order}f{fmt.width}")
+        # Beyond float32's range a 64-bit sample becomes ±inf, which the Resampler then silences.
+        with np.errstate(over="ignore"):
+            return floats.astype(np.float32)
     width = fmt.width
     if fmt.kind == "uint" or width == 3:
         raw = raw.reshape(-1, width).copy()

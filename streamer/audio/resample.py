@@ -37,6 +37,14 @@ def downmix(samples: np.ndarray, channels: int) -> np.ndarray:
     return np.stack([samples[:, 0::2].mean(axis=1), samples[:, 1::2].mean(axis=1)], axis=1).astype(np.float32)
 
 
+def _finite(samples: np.ndarray) -> np.ndarray:
+    """NaN and infinite samples (corrupt float PCM) as silence: one would poison soxr's filter and every
+    spectrum accumulated after it, so a single bad sample would end the stream's verdicts."""
+    if np.isfinite(samples.sum(dtype=np.float64)):  # one pass; NaN and ±inf survive a sum
+        return samples
+    return np.where(np.isfinite(samples), samples, np.float32(0.0))
+
+
 class Resampler:
     """Turn ``(frames, channels)`` float32 audio at any rate into :class:`PcmBlock` s.
 
@@ -68,7 +76,7 @@ class Resampler:
                 if rate == SAMPLE_RATE
                 else soxr.ResampleStream(rate, SAMPLE_RATE, self.channels, dtype="float32", quality=self.quality)
             )
-        samples = np.ascontiguousarray(samples, dtype=np.float32)  # no copy when it already is
+        samples = _finite(np.ascontiguousarray(samples, dtype=np.float32))  # no copy when it already is
         parts.append(samples if self._stream is None else self._stream.resample_chunk(samples))
         return self._block(parts)
 
