@@ -14,6 +14,7 @@ live in /tmp (see train_dataset.py and evaluate_audio.py).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -243,29 +244,50 @@ class Evaluation:
         return rows
 
     # --- rendered music ---------------------------------------------------------------------
-    def rendered_rows(self) -> list[list[str]]:
-        """False positives on rendered, mastered human-composed music, one row per sample library, scored
-        like music the engine meets in use: by the model trained on the whole corpus (it never saw these)."""
+    @functools.cached_property
+    def rendered(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per sample library: the ai_score of every whole piece and of every 4 s window, scored like
+        music the engine meets in use: by the model trained on the whole corpus (it never saw these)."""
         scorer = EvidenceScorer(model=self.t.model, jitter=self.jitter_calibration(range(len(self.items))))
-        rows = []
+        scores = {}
         for library, cache in RENDERED_SETS.items():
             pieces = load(cache)
             whole = [scorer.score(*_as_float(*accumulated(piece, WHOLE)[0])).ai_score for piece in pieces]
             windows = [scorer.score(*_as_float(*block)).ai_score for piece in pieces for block in accumulated(piece, 1)]
-            rows.append([RENDERED_LIBRARIES[library], *_false_positive_cells(whole, windows)])
+            scores[library] = np.array(whole), np.array(windows)
+        return scores
+
+    def rendered_rows(self) -> list[list[str]]:
+        return [[RENDERED_LIBRARIES[library], *_false_positive_cells(*scores)] for library, scores in self.rendered.items()]
+
+    # --- operating points -------------------------------------------------------------------
+    def operating_point_rows(self) -> list[list[str]]:
+        """What each clip threshold catches (out-of-fold corpus files) and what it costs on real music."""
+        whole = lambda keep: np.array([s.score for s in self.select(self.cv, WHOLE, keep)])
+        fully = whole(lambda k: self.corpus_ai(k) and not is_reconstruction(self.items[k].generator))
+        every_ai, real = whole(self.corpus_ai), whole(self.corpus_real)
+        rows = []
+        for threshold in OPERATING_POINTS:
+            rendered = [f"{np.mean(pieces >= threshold):.1%}" for pieces, _ in self.rendered.values()]
+            caught = [f"{np.mean(scores >= threshold):.1%}" for scores in (fully, every_ai, real)]
+            rows.append([f"{threshold:g}", *caught, *rendered])
         return rows
+
+
+#: Clip thresholds for the operating-point table (the default is DecisionSettings.clip_ai_threshold).
+OPERATING_POINTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
 def _as_float(mean_db: np.ndarray, frames: int, mean_floor: float) -> tuple[np.ndarray, int, float]:
     return mean_db.astype(np.float64), frames, mean_floor
 
 
-def _false_positive_cells(whole: list[float], windows: list[float]) -> list[str]:
+def _false_positive_cells(whole: np.ndarray, windows: np.ndarray) -> list[str]:
     return [
         str(len(whole)),
         str(len(windows)),
-        f"{np.mean(np.array(whole) >= DECISION.clip_ai_threshold):.1%}",
-        f"{np.mean(np.array(windows) >= DECISION.window_ai_threshold):.1%}",
+        f"{np.mean(whole >= DECISION.clip_ai_threshold):.1%}",
+        f"{np.mean(windows >= DECISION.window_ai_threshold):.1%}",
         f"{np.quantile(whole, 0.5):.3f} / {np.quantile(whole, 0.99):.3f}",
     ]
 
@@ -278,6 +300,12 @@ RENDERED_NOTE = (
     "positive. Sampled instruments replay one recording per note, so their partials are as stationary as decoder "
     "peaks: the closest thing to sample-based commercial production the corpus lacks. "
     "`scripts/render_midi.py {fluidr3,timgm} --measure` splits these by codec, loudness, instrument family and drums."
+)
+
+OPERATING_NOTE = (
+    "Whole files and pieces at each `clip_ai_threshold` (the `decision:` block of the config; the default is "
+    f"{DECISION.clip_ai_threshold}). Corpus files are scored out of fold, rendered pieces by the model trained on the "
+    "whole corpus. A higher threshold trades detections for fewer false positives on sample-based music."
 )
 
 ROUTING_NOTE = (
@@ -322,6 +350,9 @@ def report(ev: Evaluation, conditions: Conditions, content_version: str, content
         "## Rendered music: false positives on non-neural music the corpus lacks",
         RENDERED_NOTE,
         table(["sample library", "pieces", "windows", "piece FPR @ clip threshold", "window FPR @ window threshold", "piece score median / 99th pct"], ev.rendered_rows()),
+        "## Operating points: the clip threshold against false positives",
+        OPERATING_NOTE,
+        table(["clip threshold", "fully generated caught", "all AI caught", "corpus real music flagged", *(f"{RENDERED_LIBRARIES[lib]} pieces flagged" for lib in RENDERED_SETS)], ev.operating_point_rows()),
         "## Routing: content heads (4 s windows of the middle 24 s, grouped 5-fold by file)",
         ROUTING_NOTE,
         table(["head", "positive windows", "negative windows", "AUC", "recall", "false alarms"], [
