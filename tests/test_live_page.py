@@ -22,7 +22,7 @@ from test_report_support import chromium, expect
 from streamer.audio.encode import encode_bytes
 from streamer.sinks.metrics import Metrics
 from streamer.synth import music
-from streamer.types import Decision, WindowVerdict
+from streamer.types import Decision, EngineStats, WindowVerdict
 from streamer.web import StatusSink, add_status_routes, bound_port, start_web_server
 from streamer.web.status import SUBSCRIBER_BACKLOG
 
@@ -160,6 +160,28 @@ async def test_64_sources_render_one_row_each_with_bounded_history(tmp_path: Pat
     finally:
         await runner.cleanup()
     assert all(len(source["scores"]) == 10 for source in board.snapshot())
+
+
+async def test_a_remote_engines_request_log_shows_in_its_row() -> None:
+    board = StatusSink()
+    runner = await start_web_server("127.0.0.1", 0, board, Metrics().registry)
+    try:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{bound_port(runner)}/")
+            await expect(page.locator("#connection")).to_have_text("live")
+            stats = EngineStats("modulate", requests=(("ok", 11), ("quota", 1)), audio_seconds_sent=48.0,
+                                latency_ms_mean=34.6, last_outcome="ok", last_request_at=time.time())  # fmt: skip
+            await board.on_engine_stats("remote", stats)
+            await board.on_window("remote", _verdict(0, 0.9))
+            await board.on_window("local", _verdict(0, 0.1))
+            engine = page.locator("tr[data-source='remote'] td").nth(7)
+            await expect(engine).to_have_text("modulate: 12 requests, 1 quota error, 35 ms mean")
+            assert await engine.get_attribute("title") == "last: ok, 48 s of audio sent"
+            await expect(page.locator("tr[data-source='local'] td").nth(7)).to_have_text("local")
+            await expect(page.locator("tr[data-source] td:last-child")).to_have_text(["1", "1"])
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_subscriber_that_falls_behind_gets_a_snapshot_instead_of_a_backlog() -> None:

@@ -22,7 +22,7 @@ function addRow(id) {
   const row = el("tr");
   row.dataset.source = id;
   const cells = {};
-  for (const name of ["id", "state", "decision", "score", "spark", "level", "event", "windows"]) {
+  for (const name of ["id", "state", "decision", "score", "spark", "level", "event", "engine", "windows"]) {
     cells[name] = el("td", name === "score" || name === "windows" ? "num" : "", row);
   }
   cells.id.textContent = id;
@@ -74,6 +74,13 @@ function setClass(node, cls) {
   if (node.className !== cls) node.className = cls;
 }
 
+// A remote engine's request log in one cell (the MQTT engine topic has the same fields); the local engine has none.
+function engineText(engine) {
+  if (!engine) return "local";
+  const quota = engine.quota_errors === 1 ? "1 quota error" : `${engine.quota_errors} quota errors`;
+  return `${engine.engine}: ${engine.requests_total} requests, ${quota}, ${Math.round(engine.latency_ms.mean)} ms mean`;
+}
+
 function render() {
   renderPending = false;
   for (const {data, scores, history, cells} of dirty) {
@@ -90,6 +97,8 @@ function render() {
     cells.meter.style.width = `${(fill * 100).toFixed(0)}%`;
     cells.level.title = data.level_dbfs == null ? "no audio yet" : `${data.level_dbfs.toFixed(1)} dBFS`;
     setText(cells.event, data.last_event);
+    setText(cells.engine, engineText(data.engine));
+    cells.engine.title = data.engine ? `last: ${data.engine.last_outcome || "—"}, ${data.engine.audio_seconds_sent.toFixed(0)} s of audio sent` : "";
     setText(cells.windows, String(data.windows));
   }
   dirty.clear();
