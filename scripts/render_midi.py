@@ -53,15 +53,7 @@ import numpy as np
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from evaluate_local import table
-from train_dataset import (
-    RENDERED_GENERATOR,
-    RENDERED_SETS,
-    Item,
-    decode,
-    load,
-    save,
-    window_evidence,
-)
+from train_dataset import RENDERED_SETS, Item, decode, load, save, window_evidence
 from train_local import WHOLE, accumulated
 
 from streamer.config import DecisionSettings
@@ -71,6 +63,10 @@ from streamer.types import SAMPLE_RATE
 if TYPE_CHECKING:  # music21 is imported only where the build needs it: --measure runs without it
     from music21.metadata.bundles import MetadataEntry
     from music21.stream import Stream
+
+
+#: The generator name of a rendered piece's Item.
+RENDERED_GENERATOR = "rendered-midi"
 
 
 @dataclass(frozen=True)

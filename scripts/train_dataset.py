@@ -41,7 +41,6 @@ SYNTH_RATES = (16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 BANDLIMIT_RATES = (16_000, 22_050, 24_000)
 #: Human-composed music rendered through sampled instruments (scripts/render_midi.py): real music the
 #: corpus lacks, one set per General MIDI sample library. Evaluation only (docs/model.md says why).
-RENDERED_GENERATOR = "rendered-midi"
 RENDERED_SETS = {"fluidr3": Path("/tmp/aimd_rendered_fluidr3.npz"), "timgm": Path("/tmp/aimd_rendered_timgm.npz")}
 #: Generator names of the augmented files: they train the model, and reports leave them out.
 AUGMENTED = ("synthetic-decoder", "bandlimited-real")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import re
 import signal
@@ -10,12 +11,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, web
+from playwright.async_api import Page
 from services import free_port, wait_for_port
 from test_report_support import chromium, expect
 
@@ -140,48 +141,48 @@ def _verdict(index: int, score: float) -> WindowVerdict:
     )  # fmt: skip
 
 
-async def test_64_sources_render_one_row_each_with_bounded_history(tmp_path: Path) -> None:
-    board = StatusSink(history=10)
+@contextlib.asynccontextmanager
+async def status_page(board: StatusSink) -> AsyncIterator[Page]:
+    """``board`` behind the real web app, its live page open and connected in headless Chromium."""
     runner = await start_web_server("127.0.0.1", 0, board, Metrics().registry)
     try:
         async with chromium() as browser:
             page = await browser.new_page()
             await page.goto(f"http://127.0.0.1:{bound_port(runner)}/")
             await expect(page.locator("#connection")).to_have_text("live")
-            for index in range(15):
-                for source in range(64):
-                    await board.on_window(f"radio{source:02d}", _verdict(index, 0.9 if source % 2 else 0.1))
-            await expect(page.locator("tr[data-source] td:last-child")).to_have_text(["15"] * 64)
-            assert await page.locator("tr[data-source]").count() == 64
-            assert await page.locator("tr[data-source] td.decision.ai").count() == 32
-            points = await page.locator("tr[data-source='radio01'] svg.spark polyline").get_attribute("points")
-            assert len(points.split()) == 10  # the page keeps the same bounded history as the sink
-            await page.screenshot(path=tmp_path / "64.png", full_page=True)
+            yield page
     finally:
         await runner.cleanup()
+
+
+async def test_64_sources_render_one_row_each_with_bounded_history(tmp_path: Path) -> None:
+    board = StatusSink(history=10)
+    async with status_page(board) as page:
+        for index in range(15):
+            for source in range(64):
+                await board.on_window(f"radio{source:02d}", _verdict(index, 0.9 if source % 2 else 0.1))
+        await expect(page.locator("tr[data-source] td:last-child")).to_have_text(["15"] * 64)
+        assert await page.locator("tr[data-source]").count() == 64
+        assert await page.locator("tr[data-source] td.decision.ai").count() == 32
+        points = await page.locator("tr[data-source='radio01'] svg.spark polyline").get_attribute("points")
+        assert len(points.split()) == 10  # the page keeps the same bounded history as the sink
+        await page.screenshot(path=tmp_path / "64.png", full_page=True)
     assert all(len(source["scores"]) == 10 for source in board.snapshot())
 
 
 async def test_a_remote_engines_request_log_shows_in_its_row() -> None:
     board = StatusSink()
-    runner = await start_web_server("127.0.0.1", 0, board, Metrics().registry)
-    try:
-        async with chromium() as browser:
-            page = await browser.new_page()
-            await page.goto(f"http://127.0.0.1:{bound_port(runner)}/")
-            await expect(page.locator("#connection")).to_have_text("live")
-            stats = EngineStats("modulate", requests=(("ok", 11), ("quota", 1)), audio_seconds_sent=48.0,
-                                latency_ms_mean=34.6, last_outcome="ok", last_request_at=time.time())  # fmt: skip
-            await board.on_engine_stats("remote", stats)
-            await board.on_window("remote", _verdict(0, 0.9))
-            await board.on_window("local", _verdict(0, 0.1))
-            engine = page.locator("tr[data-source='remote'] td").nth(7)
-            await expect(engine).to_have_text("modulate: 12 requests, 1 quota error, 35 ms mean")
-            assert await engine.get_attribute("title") == "last: ok, 48 s of audio sent"
-            await expect(page.locator("tr[data-source='local'] td").nth(7)).to_have_text("local")
-            await expect(page.locator("tr[data-source] td:last-child")).to_have_text(["1", "1"])
-    finally:
-        await runner.cleanup()
+    async with status_page(board) as page:
+        stats = EngineStats("modulate", requests=(("ok", 11), ("quota", 1)), audio_seconds_sent=48.0,
+                            latency_ms_mean=34.6, last_outcome="ok", last_request_at=time.time())  # fmt: skip
+        await board.on_engine_stats("remote", stats)
+        await board.on_window("remote", _verdict(0, 0.9))
+        await board.on_window("local", _verdict(0, 0.1))
+        engine = page.locator("tr[data-source='remote'] td").nth(7)
+        await expect(engine).to_have_text("modulate: 12 requests, 1 quota error, 35 ms mean")
+        assert await engine.get_attribute("title") == "last: ok, 48 s of audio sent"
+        await expect(page.locator("tr[data-source='local'] td").nth(7)).to_have_text("local")
+        await expect(page.locator("tr[data-source] td:last-child")).to_have_text(["1", "1"])
 
 
 async def test_a_subscriber_that_falls_behind_gets_a_snapshot_instead_of_a_backlog() -> None:
