@@ -35,7 +35,7 @@ from streamer.engines.local.model import (
 )
 from streamer.engines.local.spectrum import peak_residual
 
-VERSION = "local-fp-3"
+VERSION = "local-fp-4"
 ACCUMULATIONS = (1, 2, 4, 8)  # windows; plus the whole file
 WHOLE = 0  # marker for "every window of the file"
 FOLDS = 5

@@ -12,7 +12,8 @@ from streamer.config import DecisionSettings
 from streamer.engines.local import LocalEngine, decoder_artefacts
 from streamer.engines.local.content import CONTENT_PATH, ContentModel
 from streamer.engines.local.envelope_jitter import JITTER_PATH
-from streamer.engines.local.model import DEFAULT_PATH, ModelError
+from streamer.engines.local.model import DEFAULT_PATH, ModelError, features, local_detail
+from streamer.engines.local.spectrum import RESIDUAL_CLIP_DB, band_hz
 from streamer.types import SAMPLE_RATE, Decision, WindowVerdict
 from test_local_engine_support import analyse, synthetic_music, synthetic_speech
 
@@ -164,6 +165,35 @@ def test_a_model_for_another_feature_layout_is_rejected(tmp_path) -> None:
     other = tmp_path / "other.npz"
     dataclasses.replace(model, coef=model.coef[:-5]).save(other)
     with pytest.raises(ModelError, match="expected"):
+        LocalEngine(model_path=other)
+
+
+def test_scoring_gives_the_logit_of_the_features_the_model_was_trained_on() -> None:
+    # Scoring folds the residual's local mean into the weights; training builds the features.
+    model = LocalEngine()._scorer.model
+    rng = np.random.default_rng(0)
+    for windows in (1.0, 4.0, 30.0):
+        residual = np.clip(rng.exponential(1.0, len(band_hz())) * rng.uniform(0.1, 3.0), 0.0, RESIDUAL_CLIP_DB)
+        comb_z = rng.normal(0.0, 3.0, len(model.grids_hz))
+        trained = features(residual, comb_z).astype(np.float64) @ model.coef.astype(np.float64) + model.intercept
+        offset = np.interp(np.log2(windows), np.log2(model.offset_windows), model.offsets)
+        assert model.logit(residual, comb_z, windows) == pytest.approx(trained - offset, abs=1e-5)
+
+
+def test_the_local_detail_ignores_a_band_full_of_peaks_but_keeps_a_lone_one() -> None:
+    flat = np.full(len(band_hz()), 4.0)
+    assert np.abs(local_detail(flat)).max() < 1e-12
+    lone = np.zeros(len(band_hz()))
+    lone[1000] = RESIDUAL_CLIP_DB
+    assert local_detail(lone)[1000] > 0.95 * RESIDUAL_CLIP_DB
+
+
+def test_a_model_trained_on_another_residual_is_rejected(tmp_path) -> None:
+    # Same number of weights, different features: it would load silently and score nonsense.
+    model = LocalEngine()._scorer.model
+    other = tmp_path / "other.npz"
+    dataclasses.replace(model, local_mean_bins=model.local_mean_bins + 2).save(other)
+    with pytest.raises(ModelError, match="local mean over"):
         LocalEngine(model_path=other)
 
 

@@ -23,7 +23,7 @@ from ...types import SAMPLE_RATE
 from .comb import CombResult, CombScorer
 from .envelope_jitter import EVIDENCE_Z as JITTER_EVIDENCE_Z
 from .envelope_jitter import JITTER_PATH, JitterModel, JitterScore
-from .model import DEFAULT_PATH, LinearModel, features
+from .model import DEFAULT_PATH, LinearModel
 from .spectrum import HOP, N_FFT, peak_residual
 
 #: From this z a grid is named as positive evidence.
@@ -66,7 +66,7 @@ class EvidenceScorer:
         windows = frames / FRAMES_PER_WINDOW
         residual = peak_residual(mean_db)
         comb = self.comb.score(residual)
-        linear_logit = self.model.logit(features(residual, comb.z), windows)
+        linear_logit = self.model.logit(residual, comb.z, windows)
         fingerprint_logit = max(linear_logit, COMB_Z_SLOPE * (comb.best_z - COMB_Z_MID))
         jitter = self.jitter.score(mean_floor, windows) if mean_floor is not None else None
         logit = fingerprint_logit if jitter is None else max(fingerprint_logit, jitter.logit)
