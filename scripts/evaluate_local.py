@@ -128,7 +128,6 @@ def table(header: list[str], rows: Iterable[list[str]]) -> str:
 
 
 def scored_as(item: int, windows: int, scorer: EvidenceScorer, mean_db: np.ndarray, frames: int, mean_floor: float) -> Scored:
-    mean_db = mean_db.astype(np.float64)
     result = scorer.score(mean_db, frames, mean_floor)
     assert result.jitter is not None  # every evaluated window has a jitter floor
     fingerprint = scorer.score(mean_db, frames, mean_floor=None).ai_score
@@ -252,8 +251,8 @@ class Evaluation:
         scores = {}
         for library, cache in RENDERED_SETS.items():
             pieces = load(cache)
-            whole = [scorer.score(*_as_float(*accumulated(piece, WHOLE)[0])).ai_score for piece in pieces]
-            windows = [scorer.score(*_as_float(*block)).ai_score for piece in pieces for block in accumulated(piece, 1)]
+            whole = [scorer.score(*accumulated(piece, WHOLE)[0]).ai_score for piece in pieces]
+            windows = [scorer.score(*block).ai_score for piece in pieces for block in accumulated(piece, 1)]
             scores[library] = np.array(whole), np.array(windows)
         return scores
 
@@ -276,10 +275,6 @@ class Evaluation:
 
 #: Clip thresholds for the operating-point table (the default is DecisionSettings.clip_ai_threshold).
 OPERATING_POINTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
-
-
-def _as_float(mean_db: np.ndarray, frames: int, mean_floor: float) -> tuple[np.ndarray, int, float]:
-    return mean_db.astype(np.float64), frames, mean_floor
 
 
 def _false_positive_cells(whole: np.ndarray, windows: np.ndarray) -> list[str]:

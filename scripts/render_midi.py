@@ -547,9 +547,8 @@ def score_all(items: list[Item], recipes: dict[str, dict]) -> list[Scored]:
     scorer = EvidenceScorer()
     scored = []
     for item in items:
-        ((whole_db, whole_frames, whole_floor),) = accumulated(item, WHOLE)
-        whole = scorer.score(whole_db.astype(np.float64), whole_frames, whole_floor)
-        windows = [(mean_db.astype(np.float64), frames, floor) for mean_db, frames, floor in accumulated(item, 1)]
+        whole = scorer.score(*accumulated(item, WHOLE)[0])
+        windows = accumulated(item, 1)
         both = np.array([scorer.score(*w).ai_score for w in windows])
         fingerprint = np.array([scorer.score(mean_db, frames, None).ai_score for mean_db, frames, _ in windows])
         scored.append(Scored(item, recipes[item.name], whole.ai_score, both, fingerprint, whole.evidence[0]))

@@ -54,12 +54,14 @@ class Sample:
 
 def accumulated(item: Item, n: int) -> list[tuple[np.ndarray, int, float]]:
     """(mean dB spectrum, STFT frames, mean jitter floor) over consecutive blocks of n windows
-    (n = WHOLE: the whole file) — what the engine's scorer reads after n windows."""
+    (n = WHOLE: the whole file) — what the engine's scorer reads after n windows, in its float64."""
     blocks = [slice(0, len(item.frames))] if n == WHOLE else [slice(b * n, (b + 1) * n) for b in range(len(item.frames) // n)]
     result = []
     for block in blocks:
         frames = int(item.frames[block].sum())
-        result.append((item.spectra[block].sum(axis=0) / frames, frames, float(item.floors[block].mean())))
+        # Averaged in the cache's float32, then widened: the shipped model was trained on exactly these values.
+        mean_db = (item.spectra[block].sum(axis=0) / frames).astype(np.float64)
+        result.append((mean_db, frames, float(item.floors[block].mean())))
     return result
 
 
@@ -68,7 +70,7 @@ def make_samples(items: list[Item], comb: CombScorer) -> list[Sample]:
     for k, item in enumerate(items):
         for n in (*ACCUMULATIONS, WHOLE):
             for mean_db, _, _ in accumulated(item, n):
-                result = comb.score(residual := peak_residual(mean_db.astype(np.float64)))
+                result = comb.score(residual := peak_residual(mean_db))
                 samples.append(Sample(features(residual, result.z), result.best_z, k, n))
     return samples
 
