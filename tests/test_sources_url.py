@@ -14,7 +14,8 @@ import pytest
 
 import audio_fixtures as fx
 from streamer.audio.source import SourceError
-from streamer.audio.sources import Backoff, UrlSource, open_source
+from streamer.audio.sources import UrlSource, open_source
+from streamer.backoff import Backoff
 from streamer.types import SAMPLE_RATE, Gap, PcmBlock, Status
 
 

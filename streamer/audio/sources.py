@@ -8,7 +8,7 @@ from .device_source import CaptureDevice, DeviceSource, list_devices
 from .file_source import FileSource
 from .source import Source, SourceError
 from .stdin_source import StdinSource
-from .url_source import Backoff, UrlSource, normalise_url
+from .url_source import UrlSource, normalise_url
 
 
 def open_source(
@@ -36,5 +36,5 @@ def open_source(
 
 
 __all__ = [
-    "Backoff", "CaptureDevice", "DeviceSource", "FileSource", "StdinSource", "UrlSource", "list_devices", "open_source",
+    "CaptureDevice", "DeviceSource", "FileSource", "StdinSource", "UrlSource", "list_devices", "open_source",
 ]  # fmt: skip

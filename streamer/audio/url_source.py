@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import av
 
+from ..backoff import Backoff
 from ..types import SAMPLE_RATE
 from .bridge import LiveBuffer, post
 from .decode import NETWORK_TIMEOUT_S, DecodeStats, decode_blocks, open_media
@@ -30,19 +29,6 @@ HLS_MIN_TIMEOUT_S = 30.0
 def normalise_url(url: str) -> str:
     """``icecast://`` is plain HTTP, spelled for humans."""
     return "http://" + url[len("icecast://") :] if url.lower().startswith("icecast://") else url
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter, so many clients of one dead server don't retry in lockstep."""
-
-    base_s: float = 0.5
-    cap_s: float = 30.0
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based): half fixed, half random."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
-        return ceiling * (0.5 + 0.5 * (rng or random).random())
 
 
 class UrlSource(BufferedLiveSource):

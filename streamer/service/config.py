@@ -42,7 +42,7 @@ class SupervisionSettings(_Strict):
     """How a source is watched and reconnected (BirdNET-Go's stream handling, ecosystem.md §1.1)."""
 
     backoff_base_s: float = Field(1.0, gt=0, le=600, description="First reconnect delay; doubles per failure.")
-    backoff_cap_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect delay (before jitter).")
+    backoff_cap_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect delay; the jitter only shortens it.")
     watchdog_s: float = Field(
         15.0, gt=0, le=3600, description="Reconnect when no audio arrived for this long beyond what was buffered."
     )

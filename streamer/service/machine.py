@@ -25,6 +25,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..backoff import Backoff
 from .config import SupervisionSettings
 
 
@@ -55,6 +56,7 @@ class SourceMachine:
         #: Failures since the last stable connection.
         self.failures = 0
         self._rng = rng or random.Random()
+        self._backoff = Backoff(policy.backoff_base_s, policy.backoff_cap_s)
         self._attempt_at = 0.0
         self._connected_at: float | None = None
         self._audio_s = 0.0  # audio received on the current connection
@@ -102,9 +104,7 @@ class SourceMachine:
         return self.policy.start_jitter_s * self._rng.random()
 
     def backoff(self, failures: int) -> float:
-        """Exponential delay, capped, with ±25 % jitter so many sources of one dead server spread out."""
-        ceiling = min(self.policy.backoff_cap_s, self.policy.backoff_base_s * 2 ** max(0, failures - 1))
-        return ceiling * (0.75 + 0.5 * self._rng.random())
+        return self._backoff.delay(failures, self._rng)
 
     def watchdog_deadline(self) -> float:
         """Monotonic time at which, without more audio, the connection counts as dead."""
