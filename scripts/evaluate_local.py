@@ -279,7 +279,7 @@ class Evaluation:
 
 
 #: Clip thresholds for the operating-point table (the default is DecisionSettings.clip_ai_threshold).
-OPERATING_POINTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+OPERATING_POINTS = (0.2, 0.3, 0.4, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
 def _false_positive_cells(whole: np.ndarray, piece_windows: list[np.ndarray]) -> list[str]:
@@ -332,7 +332,8 @@ RENDERED_NOTE = (
 OPERATING_NOTE = (
     "Whole files and pieces at each `clip_ai_threshold` (the `decision:` block of the config; the default is "
     f"{DECISION.clip_ai_threshold}). Corpus files are scored out of fold, rendered pieces by the model trained on the "
-    "whole corpus. A higher threshold trades detections for fewer false positives on sample-based music."
+    "whole corpus. A higher threshold trades detections for fewer false positives on sample-based music; a lower "
+    "one suits a queue that a person reviews, where a missed file costs more than a second look."
 )
 
 ROUTING_NOTE = (
