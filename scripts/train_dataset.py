@@ -42,6 +42,9 @@ BANDLIMIT_RATES = (16_000, 22_050, 24_000)
 #: Human-composed music rendered through sampled instruments (scripts/render_midi.py): real music the
 #: corpus lacks, one set per General MIDI sample library. Evaluation only (docs/model.md says why).
 RENDERED_SETS = {"fluidr3": Path("/tmp/aimd_rendered_fluidr3.npz"), "timgm": Path("/tmp/aimd_rendered_timgm.npz")}
+#: Soundtracks of free games from Debian packages (scripts/debian_music.py): real music in many
+#: production styles, evaluation only.
+DEBIAN_MUSIC = Path("/tmp/aimd_debian_music.npz")
 #: Generator names of the augmented files: they train the model, and reports leave them out.
 AUGMENTED = ("synthetic-decoder", "bandlimited-real")
 
