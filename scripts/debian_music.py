@@ -26,8 +26,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the other belongs to the team
@@ -39,7 +38,7 @@ import numpy as np
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from evaluate_local import table
-from render_midi import HEADER, Scored, row, score_all
+from render_midi import Scored, score_all, split_tables
 from train_dataset import DEBIAN_MUSIC, Item, decode, load, middle, save, window_evidence
 
 from streamer.config import DecisionSettings
@@ -129,20 +128,12 @@ def build(cache: Path) -> None:
     print(f"wrote {cache} ({len(items)} tracks, {sum(len(i.frames) for i in items)} windows)")
 
 
+#: How --measure splits the tracks: title → the rows a track belongs to.
+SPLITS: dict[str, Callable[[dict], list[str]]] = {"package": lambda t: [t["package"]], "codec": lambda t: [t["codec"]]}
+
+
 def report(scored: list[Scored], decision: DecisionSettings, top: int = 12) -> str:
-    sections = [
-        (
-            f"Shipped local engine on {len(scored)} soundtrack tracks from Debian packages (all real music). "
-            f"Piece = the track's accumulated evidence at the clip threshold {decision.clip_ai_threshold}; "
-            f"window = each 4 s window at the window threshold {decision.window_ai_threshold}."
-        ),
-        table(HEADER, [row("all tracks", scored, decision)]),
-    ]
-    for title, key in (("package", "package"), ("codec", "codec")):
-        groups: dict[str, list[Scored]] = defaultdict(list)
-        for s in scored:
-            groups[s.recipe[key]].append(s)
-        sections += [f"### By {title}", table(HEADER, [row(k, groups[k], decision) for k in sorted(groups)])]
+    sections = split_tables(scored, decision, "soundtrack tracks from Debian packages", SPLITS)
     highest = sorted(scored, key=lambda s: -s.piece)[:top]
     sections += [
         f"### The {top} tracks the engine liked least",

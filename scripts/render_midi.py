@@ -593,21 +593,27 @@ def row(label: str, group: list[Scored], decision: DecisionSettings) -> list[str
     ]
 
 
-def report(scored: list[Scored], decision: DecisionSettings, top: int = 10) -> str:
+def split_tables(scored: list[Scored], decision: DecisionSettings, what: str, splits: dict[str, Callable[[dict], list[str]]]) -> list[str]:
+    """The false-positive tables of a --measure report: all of ``what``, then by each split of the recipes."""
     sections = [
         (
-            f"Shipped local engine on {len(scored)} rendered, mastered and encoded MIDI pieces (all real music). "
-            f"Piece = the whole piece's accumulated evidence at the clip threshold {decision.clip_ai_threshold}; "
+            f"Shipped local engine on {len(scored)} {what} (all real music). "
+            f"Piece = a piece's whole accumulated evidence at the clip threshold {decision.clip_ai_threshold}; "
             f"window = each 4 s window at the window threshold {decision.window_ai_threshold}."
         ),
-        table(HEADER, [row("all pieces", scored, decision)]),
+        table(HEADER, [row("all", scored, decision)]),
     ]
-    for title, keys in SPLITS.items():
+    for title, keys in splits.items():
         groups: dict[str, list[Scored]] = defaultdict(list)
         for s in scored:
             for key in keys(s.recipe):
                 groups[key].append(s)
         sections += [f"### By {title}", table(HEADER, [row(k, groups[k], decision) for k in sorted(groups, key=lambda k: -len(groups[k]))])]
+    return sections
+
+
+def report(scored: list[Scored], decision: DecisionSettings, top: int = 10) -> str:
+    sections = split_tables(scored, decision, "rendered, mastered and encoded MIDI pieces", SPLITS)
     highest = sorted(scored, key=lambda s: -max(s.piece, s.windows.max()))[:top]
     sections += [
         f"### The {top} pieces the engine liked least",
