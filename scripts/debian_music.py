@@ -65,14 +65,21 @@ def is_music(package: str, path: str) -> bool:
 
 
 def download(packages: tuple[str, ...], into: Path) -> dict[str, Path]:
+    """The .deb of each package, fetched once. A package the mirror lacks (another Debian release
+    names it differently) is skipped with a warning; none at all is an error."""
     into.mkdir(parents=True, exist_ok=True)
     debs = lambda: {deb.name.split("_")[0]: deb for deb in into.glob("*.deb")}
-    if missing := [p for p in packages if p not in debs()]:
-        print(f"downloading {len(missing)} Debian packages into {into}", file=sys.stderr)
-        done = subprocess.run(["apt-get", "download", *missing], cwd=into, capture_output=True, text=True)
+    for package in (p for p in packages if p not in debs()):
+        print(f"downloading {package} into {into}", file=sys.stderr)
+        done = subprocess.run(["apt-get", "download", package], cwd=into, capture_output=True, text=True)
         if done.returncode != 0:
-            sys.exit(f"debian_music: apt-get download failed (run `sudo apt-get update` first?): {done.stderr.strip()[-300:]}")
-    return {p: deb for p, deb in debs().items() if p in packages}
+            print(f"debian_music: skipped {package}: {done.stderr.strip()[-200:]}", file=sys.stderr)
+    found = {p: deb for p, deb in debs().items() if p in packages}
+    if not found:
+        sys.exit("debian_music: apt-get download fetched none of the packages (run `sudo apt-get update` first?)")
+    if len(found) < len(packages):
+        print(f"debian_music: {len(packages) - len(found)} of {len(packages)} packages missing: numbers are not comparable with a full set", file=sys.stderr)
+    return found
 
 
 def audio_files(package: str, deb: Path) -> Iterator[tuple[str, bytes]]:
