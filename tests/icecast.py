@@ -66,14 +66,33 @@ class Station:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start feeding and wait until the mount answers."""
+        """Start feeding and wait until the mount answers. A feeder that exits first is started
+        again; if the mount never comes, the error carries the feeder's and Icecast's logs."""
+        deadline = time.monotonic() + timeout
+        self._spawn()
+        while self.server.mount_status(self.mount) != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mount /{self.mount} still absent after {timeout} s; {self._logs()}")
+            if self._process is not None and self._process.poll() is not None:
+                self._spawn()
+            time.sleep(0.05)
+
+    def _spawn(self) -> None:
         target = f"icecast://source:{SOURCE_PASSWORD}@127.0.0.1:{self.server.port}/{self.mount}"
         command = [
             self.server.ffmpeg, "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(self.audio),
             "-c", "copy", "-content_type", self.content_type, "-f", _muxer(self.audio), target,
         ]  # fmt: skip
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.server.wait_for_mount(self.mount, present=True, timeout=timeout)
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+
+    @property
+    def _log(self) -> Path:
+        return self.server.workdir / f"feeder-{self.mount.replace('/', '_')}.log"
+
+    def _logs(self) -> str:
+        tail = lambda path: path.read_text(errors="replace")[-600:].strip() if path.exists() else "(none)"
+        return f"feeder log: {tail(self._log)}; icecast error.log: {tail(self.server.workdir / 'error.log')}"
 
     def stop(self) -> None:
         """Kill the feeder: Icecast drops the mount and its listeners at once."""
