@@ -174,6 +174,9 @@ class Evaluation:
     def corpus_ai(self, k: int) -> bool:
         return self.label(k) == "ai" and self.items[k].generator not in AUGMENTED
 
+    def fully_generated(self, k: int) -> bool:
+        return self.corpus_ai(k) and not is_reconstruction(self.items[k].generator)
+
     def corpus_real(self, k: int) -> bool:
         return self.label(k) == "real" and self.items[k].generator not in AUGMENTED
 
@@ -183,16 +186,16 @@ class Evaluation:
         vocals = lambda k: self.items[k].has_vocals
         groups: list[tuple[str, Callable[[int], bool], Callable[[int], bool]]] = [
             ("all AI vs real", self.corpus_ai, self.corpus_real),
-            ("fully generated vs real", lambda k: self.corpus_ai(k) and not is_reconstruction(g(k)), self.corpus_real),
+            ("fully generated vs real", self.fully_generated, self.corpus_real),
             ("codec reconstructions vs real", lambda k: self.corpus_ai(k) and is_reconstruction(g(k)), self.corpus_real),
             ("AI with vocals vs real with vocals", lambda k: self.corpus_ai(k) and vocals(k) == "yes", lambda k: self.corpus_real(k) and vocals(k) == "yes"),
             ("AI instrumental vs real instrumental", lambda k: self.corpus_ai(k) and vocals(k) == "no", lambda k: self.corpus_real(k) and vocals(k) == "no"),
             ("synthetic decoders vs band-limited real (training augmentation)", lambda k: g(k) == "synthetic-decoder", lambda k: g(k) == "bandlimited-real"),
         ]
         rows = [[name, *self._metrics(self.cv, WHOLE, ai, real, DECISION.clip_ai_threshold).cells()] for name, ai, real in groups]
-        fully = self.select(self.cv, WHOLE, groups[1][1])
         wider = self.select(self.cv, WHOLE, self.corpus_real) + self.outside[DEBIAN_SOUNDTRACKS][0]
-        rows.insert(2, ["fully generated vs real and Debian soundtracks", *metrics(fully, wider, DECISION.clip_ai_threshold).cells()])
+        m = metrics(self.select(self.cv, WHOLE, self.fully_generated), wider, DECISION.clip_ai_threshold)
+        rows.insert(2, ["fully generated vs real and Debian soundtracks", *m.cells()])
         for generator in self.generators():
             m = self._metrics(self.cv, WHOLE, lambda k, gen=generator: self.corpus_ai(k) and g(k) == gen, self.corpus_real, DECISION.clip_ai_threshold)
             rows.append([f"{generator} vs real", *m.cells()])
@@ -206,10 +209,9 @@ class Evaluation:
 
     # --- windows ----------------------------------------------------------------------------
     def window_rows(self) -> list[list[str]]:
-        fully = lambda k: self.corpus_ai(k) and not is_reconstruction(self.items[k].generator)
         rows = []
         for n in ACCUMULATIONS:
-            for name, ai in (("fully generated", fully), ("all AI", self.corpus_ai)):
+            for name, ai in (("fully generated", self.fully_generated), ("all AI", self.corpus_ai)):
                 m = self._metrics(self.cv, n, ai, self.corpus_real, DECISION.window_ai_threshold)
                 rows.append([f"{n} × 4 s ({4 * n} s)", name, *m.cells()])
         return rows
@@ -247,7 +249,7 @@ class Evaluation:
                     continue
                 frames = int(conditions.frames[c, j])
                 scored.append(scored_as(k, WHOLE, self.scorer_of[k], conditions.sums[c, j] / frames, frames, float(conditions.floors[c, j])))
-            fully = [s for s in scored if self.corpus_ai(s.item) and not is_reconstruction(self.items[s.item].generator)]
+            fully = [s for s in scored if self.fully_generated(s.item)]
             m = metrics(fully, [s for s in scored if self.corpus_real(s.item)], DECISION.clip_ai_threshold)
             baseline = baseline or m
             rows.append([name, *m.cells()[2:6], f"{m.auc - baseline.auc:+.3f}", f"{m.fingerprint_auc:.3f}", f"{m.jitter_auc:.3f}"])
@@ -275,7 +277,7 @@ class Evaluation:
     def operating_point_rows(self) -> list[list[str]]:
         """What each clip threshold catches (out-of-fold corpus files) and what it costs on real music."""
         whole = lambda keep: np.array([s.score for s in self.select(self.cv, WHOLE, keep)])
-        fully = whole(lambda k: self.corpus_ai(k) and not is_reconstruction(self.items[k].generator))
+        fully = whole(self.fully_generated)
         every_ai, real = whole(self.corpus_ai), whole(self.corpus_real)
         rows = []
         for threshold in OPERATING_POINTS:
